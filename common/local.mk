@@ -1,0 +1,14 @@
+# common/: shared library code, no knowledge of config/, daemon/ or ctl/.
+noinst_LIBRARIES += libmcpcommon.a
+libmcpcommon_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JSONC_CFLAGS)
+libmcpcommon_a_SOURCES = \
+	common/log.c common/log.h \
+	common/xmalloc.c common/xmalloc.h common/compat-queue.h \
+	common/retry.c common/retry.h \
+	common/retry-run.c common/retry-run.h \
+	common/breaker.c common/breaker.h \
+	common/jsonrpc.c common/jsonrpc.h \
+	common/ndjson.c common/ndjson.h \
+	common/sse.c common/sse.h
+
+COMMON_LIBS = libmcpcommon.a $(LIBEVENT_LIBS) $(JSONC_LIBS) -lm
