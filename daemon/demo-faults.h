@@ -1,0 +1,32 @@
+/*
+ * Options of mcprelay-demo-server, from flags or MCP_DEMO_<FLAG>, and the
+ * faults it injects at start-up.  Runtime faults live in demo-server.c.
+ */
+#ifndef MCPRELAY_DEMO_FAULTS_H
+#define MCPRELAY_DEMO_FAULTS_H
+
+/* Strings point into argv or the environment; counts are -1 when off. */
+struct demo_opts {
+	const char	*name;		/* serverInfo.name */
+	long		 page_size;	/* tools/list page, 0 = all */
+	const char	*tools_extra;	/* comma-separated names */
+	const char	*exec_log;
+	const char	*starts_log;
+	const char	*state_file;
+	long		 fail_starts;
+	long		 exit_after;
+	const char	*exit_during;
+	long		 delay_ms;
+	long		 hang_after;
+	long		 garbage_after;
+	const char	*error_method;
+	int		 stderr_noise;
+};
+
+/* Returns -1 to go on, else the exit status (--help, --version, misuse). */
+int	demo_opts_parse(struct demo_opts *, int, char *[]);
+
+/* Logs this start and applies --fail-starts: -1 to go on, else a status. */
+int	demo_faults_start(const struct demo_opts *);
+
+#endif
