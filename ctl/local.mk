@@ -1,0 +1,6 @@
+# ctl/: mcprelayctl, which speaks only the documented protocols.
+bin_PROGRAMS += mcprelayctl
+mcprelayctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(YAML_CFLAGS)
+mcprelayctl_SOURCES = ctl/mcprelayctl.c ctl/ctl.h ctl/cmd-config.c \
+	ctl/cmd-connect.c
+mcprelayctl_LDADD = $(CONFIG_LIBS) $(COMMON_LIBS)

@@ -1,0 +1,116 @@
+/*
+ * mcprelayctl: the command table and dispatch.  Adding a command is one
+ * line here and a handler in the ctl/cmd-*.c file of its group.
+ */
+#include "autoconf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "log.h"
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "check-config", NULL, cmd_check_config, "FILE",
+	    "check a configuration file" },
+	{ "connect", NULL, cmd_connect, "[NAME] [--socket PATH]",
+	    "bridge stdin/stdout to mcprelayd's MCP socket" },
+	{ "help", "--help", cmd_help, "[COMMAND]",
+	    "show the commands, or one command's usage" },
+	{ "version", "--version", cmd_version, "",
+	    "print the version" },
+};
+
+#define CTL_NCMDS	(sizeof ctl_cmds / sizeof ctl_cmds[0])
+
+static const struct ctl_cmd *
+ctl_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < CTL_NCMDS; i++) {
+		if (strcmp(ctl_cmds[i].name, name) == 0 ||
+		    (ctl_cmds[i].alias != NULL &&
+		    strcmp(ctl_cmds[i].alias, name) == 0))
+			return &ctl_cmds[i];
+	}
+	return NULL;
+}
+
+void
+ctl_print_usage(const struct ctl_cmd *cmd, FILE *f)
+{
+	fprintf(f, "usage: mcprelayctl %s%s%s\n", cmd->name,
+	    *cmd->usage != '\0' ? " " : "", cmd->usage);
+}
+
+int
+ctl_usage_error(const struct ctl_cmd *cmd)
+{
+	ctl_print_usage(cmd, stderr);
+	return CTL_EXIT_USAGE;
+}
+
+static void
+ctl_print_commands(FILE *f)
+{
+	size_t	i;
+	char	left[64];
+
+	fprintf(f, "usage: mcprelayctl COMMAND [ARGUMENTS]\n\ncommands:\n");
+	for (i = 0; i < CTL_NCMDS; i++) {
+		snprintf(left, sizeof left, "%s %s", ctl_cmds[i].name,
+		    ctl_cmds[i].usage);
+		fprintf(f, "  %-31s %s\n", left, ctl_cmds[i].summary);
+	}
+	fprintf(f, "\nexit status: 0 success, 1 failure, 3 mcprelayd not "
+	    "running,\n64 usage error, 78 invalid configuration\n");
+}
+
+int
+cmd_help(const struct ctl_cmd *self, int argc, char **argv)
+{
+	const struct ctl_cmd	*cmd;
+
+	if (argc > 2)
+		return ctl_usage_error(self);
+	if (argc == 1) {
+		ctl_print_commands(stdout);
+		return CTL_EXIT_OK;
+	}
+	if ((cmd = ctl_find(argv[1])) == NULL) {
+		fprintf(stderr, "mcprelayctl: unknown command '%s'\n",
+		    argv[1]);
+		return CTL_EXIT_USAGE;
+	}
+	ctl_print_usage(cmd, stdout);
+	printf("%s\n", cmd->summary);
+	return CTL_EXIT_OK;
+}
+
+int
+cmd_version(const struct ctl_cmd *self, int argc, char **argv)
+{
+	if (argc != 1)
+		return ctl_usage_error(self);
+	printf("mcprelayctl %s\n", PACKAGE_VERSION);
+	return CTL_EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct ctl_cmd	*cmd;
+
+	log_init("mcprelayctl", LOG_LEVEL_WARN);
+	if (argc < 2) {
+		ctl_print_commands(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	if ((cmd = ctl_find(argv[1])) == NULL) {
+		fprintf(stderr, "mcprelayctl: unknown command '%s' (see "
+		    "'mcprelayctl help')\n", argv[1]);
+		return CTL_EXIT_USAGE;
+	}
+	return cmd->run(cmd, argc - 1, argv + 1);
+}

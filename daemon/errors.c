@@ -1,0 +1,32 @@
+/*
+ * Names for mcprelayd's own JSON-RPC error codes, used in logs and stats.
+ */
+#include "autoconf.h"
+
+#include <stddef.h>
+
+#include "errors.h"
+
+static const char *const relay_error_names[] = {
+	[-RELAY_ERR_UNAVAILABLE - 32070] = "unavailable",
+	[-RELAY_ERR_CIRCUIT_OPEN - 32070] = "circuit_open",
+	[-RELAY_ERR_QUEUE_FULL - 32070] = "queue_full",
+	[-RELAY_ERR_QUEUE_TIMEOUT - 32070] = "queue_timeout",
+	[-RELAY_ERR_TIMEOUT - 32070] = "timeout",
+	[-RELAY_ERR_MAYBE_RAN - 32070] = "maybe_ran",
+	[-RELAY_ERR_DISABLED - 32070] = "disabled",
+	[-RELAY_ERR_SPAWN - 32070] = "spawn_failed",
+	[-RELAY_ERR_NO_CLIENT - 32070] = "no_client",
+	[-RELAY_ERR_SHUTDOWN - 32070] = "shutdown",
+};
+
+const char *
+relay_error_name(int code)
+{
+	int	i = -code - 32070;
+
+	if (i < 0 || i >= (int)(sizeof relay_error_names /
+	    sizeof relay_error_names[0]) || relay_error_names[i] == NULL)
+		return "other";
+	return relay_error_names[i];
+}

@@ -1,0 +1,1489 @@
+/*
+ * The per-server reconnecting handler (the design's ReconnectingMCPHandler).
+ * Every state change goes through handler_set_state(); every timer belongs
+ * to the handler and is cancelled there or in handler_free().  Requests are
+ * never lost: each one ends in request_finish()/request_fail() exactly once.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "breaker.h"
+#include "config.h"
+#include "errors.h"
+#include "handler.h"
+#include "jsonrpc.h"
+#include "log.h"
+#include "relay.h"
+#include "retry.h"
+#include "upstream.h"
+#include "upstream-stdio.h"
+#include "xmalloc.h"
+
+/* The newest legacy revision we speak to upstreams. */
+#define HANDLER_PROTOCOL_VERSION	"2025-11-25"
+#define HANDLER_PING_TIMEOUT		5.0
+/* An upstream listing more than this is broken or hostile. */
+#define HANDLER_MAX_LIST		100000
+
+/* Calls the handler makes on its own behalf, answered by the upstream. */
+enum internal_kind {
+	INTERNAL_INITIALIZE,
+	INTERNAL_LIST,
+	INTERNAL_PING,
+	INTERNAL_REPLAY,	/* re-sent subscription or log level */
+};
+
+struct internal_call {
+	int64_t			 id;
+	enum internal_kind	 kind;
+	int			 list;		/* HANDLER_LIST_* */
+	struct json_object	*acc;		/* pages collected so far */
+	TAILQ_ENTRY(internal_call) entry;
+};
+TAILQ_HEAD(internal_list, internal_call);
+
+struct handler {
+	struct relay			*relay;
+	const struct config_server	*cfg;
+	char				*name;
+	const struct handler_cbs	*cbs;
+	void				*cbarg;
+	struct session			*owner;		/* per_client */
+
+	enum handler_state		 state;
+	double				 state_since;
+	char				 reason[256];
+
+	struct upstream			*up;
+	struct retry_policy		 policy;
+	unsigned			 attempt;	/* in this cycle */
+	double				 prev_delay;
+	int				 probing;	/* half-open attempt */
+	int				 fatal_errno;	/* spawn: not retried */
+	struct breaker			*breaker;
+	struct event			*timer;		/* the state's timer */
+	struct event			*health;
+	double				 last_traffic;
+	int64_t				 ping_id;
+
+	struct request_list		 queue;
+	int				 nqueued;
+	struct request_list		 inflight;
+	struct internal_list		 internal;
+	int				 lists_due;
+
+	struct json_object		*server_info;
+	struct json_object		*lists[4];	/* tools, prompts, ... */
+	int				 have_lists;
+
+	/* What clients set up, restored after a reconnect. */
+	struct json_object		*subscriptions;	/* uri -> true */
+	char				*log_level;
+
+	struct retry_stats_table	 stats;
+	struct handler_counters		 counters;
+};
+
+static const char *const handler_state_names[HANDLER_NSTATES] = {
+	[HANDLER_STOPPED] = "stopped",
+	[HANDLER_CONNECTING] = "connecting",
+	[HANDLER_INITIALIZING] = "initializing",
+	[HANDLER_READY] = "ready",
+	[HANDLER_BACKOFF] = "backoff",
+	[HANDLER_FAILED] = "failed",
+	[HANDLER_STOPPING] = "stopping",
+};
+
+static const struct {
+	const char	*method;
+	const char	*key;
+	int		 cap_needed;
+} handler_list_kinds[4] = {
+	{ "tools/list", "tools", 1 },
+	{ "prompts/list", "prompts", 1 },
+	{ "resources/list", "resources", 1 },
+	{ "resources/templates/list", "resourceTemplates", 1 },
+};
+
+/* Methods without side effects: always safe to send again. */
+static const char *const handler_safe_methods[] = {
+	"initialize", "ping", "tools/list", "prompts/list", "resources/list",
+	"resources/read", "resources/templates/list", "prompts/get",
+	"completion/complete", "logging/setLevel", "resources/subscribe",
+	"resources/unsubscribe", NULL
+};
+
+static void	handler_connect(struct handler *);
+static void	handler_connect_failed(struct handler *, int retriable,
+		    const char *why);
+static void	handler_send_request(struct handler *, struct request *);
+static void	handler_transport_ready_cb(void *);
+static void	handler_transport_message_cb(void *, const char *, size_t);
+static void	handler_transport_closed_cb(void *, enum upstream_close_reason,
+		    int, const char *);
+static void	handler_timer_cb(evutil_socket_t, short, void *);
+static void	handler_health_cb(evutil_socket_t, short, void *);
+static void	handler_request_timer_cb(evutil_socket_t, short, void *);
+static void	handler_fail_queue(struct handler *, int code, const char *);
+
+static const struct upstream_event_cbs handler_transport_cbs = {
+	.ready = handler_transport_ready_cb,
+	.message = handler_transport_message_cb,
+	.closed = handler_transport_closed_cb,
+};
+
+const char *
+handler_state_name(enum handler_state s)
+{
+	if ((unsigned)s >= HANDLER_NSTATES)
+		return "unknown";
+	return handler_state_names[s];
+}
+
+static void
+handler_timer_arm(struct event *ev, double seconds)
+{
+	struct timeval	tv;
+
+	if (seconds < 0)
+		seconds = 0;
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	evtimer_add(ev, &tv);
+}
+
+/*
+ * The one place where the state changes: logs "old -> new (reason)",
+ * counts, and cancels the old state's timer.  Callers arm the new state's
+ * timer afterwards.
+ */
+static void
+handler_set_state(struct handler *h, enum handler_state next,
+    const char *reason)
+{
+	enum handler_state	prev = h->state;
+
+	evtimer_del(h->timer);
+	if (next != HANDLER_READY)
+		evtimer_del(h->health);
+	h->state = next;
+	h->state_since = relay_now();
+	snprintf(h->reason, sizeof h->reason, "%s", reason ? reason : "");
+	h->counters.transitions++;
+	if (prev != next)
+		log_info("server %s: %s -> %s%s%s%s", h->name,
+		    handler_state_name(prev), handler_state_name(next),
+		    reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+	if (next == HANDLER_READY && h->cfg->health_check_interval > 0)
+		handler_timer_arm(h->health, h->cfg->health_check_interval);
+	if (h->cbs->settled != NULL &&
+	    (next == HANDLER_READY || next == HANDLER_FAILED ||
+	    next == HANDLER_STOPPED))
+		h->cbs->settled(h->cbarg, h);
+}
+
+static void
+handler_policy_from_config(struct retry_policy *p,
+    const struct config_retry *c)
+{
+	retry_policy_init(p);
+	p->max_retries = c->max_retries;
+	p->initial_delay = c->initial_delay;
+	p->max_delay = c->max_delay;
+	p->backoff_factor = c->backoff_factor;
+	p->jitter = c->jitter;
+	p->jitter_factor = c->jitter_factor;
+	if (retry_jitter_mode_parse(c->jitter_mode, &p->jitter_mode) == -1)
+		p->jitter_mode = RETRY_JITTER_PROPORTIONAL;
+	p->attempt_timeout = c->attempt_timeout;
+	p->deadline = c->deadline;
+}
+
+struct handler *
+handler_new(struct relay *relay, const struct config_server *cfg,
+    const struct handler_cbs *cbs, void *cbarg)
+{
+	struct handler		*h;
+	struct breaker_config	 bc;
+
+	h = xcalloc(1, sizeof *h);
+	h->relay = relay;
+	h->cfg = cfg;
+	h->name = xstrdup(cfg->name);
+	h->cbs = cbs;
+	h->cbarg = cbarg;
+	h->state = HANDLER_STOPPED;
+	h->state_since = relay_now();
+	handler_policy_from_config(&h->policy, &cfg->retry);
+	breaker_config_init(&bc);
+	bc.failure_threshold = cfg->circuit_breaker.failure_threshold;
+	bc.open_duration = cfg->circuit_breaker.open_duration;
+	bc.max_open_duration = cfg->circuit_breaker.max_open_duration;
+	bc.half_open_requests = cfg->circuit_breaker.half_open_requests;
+	h->breaker = breaker_new(&bc);
+	h->timer = evtimer_new(relay->base, handler_timer_cb, h);
+	h->health = evtimer_new(relay->base, handler_health_cb, h);
+	TAILQ_INIT(&h->queue);
+	TAILQ_INIT(&h->inflight);
+	TAILQ_INIT(&h->internal);
+	h->subscriptions = json_object_new_object();
+	retry_stats_table_init(&h->stats);
+	return h;
+}
+
+static void
+handler_internal_clear(struct handler *h)
+{
+	struct internal_call	*ic;
+
+	while ((ic = TAILQ_FIRST(&h->internal)) != NULL) {
+		TAILQ_REMOVE(&h->internal, ic, entry);
+		json_object_put(ic->acc);
+		free(ic);
+	}
+	h->lists_due = 0;
+	h->ping_id = 0;
+}
+
+void
+handler_free(struct handler *h)
+{
+	struct request	*r;
+	int		 i;
+
+	if (h == NULL)
+		return;
+	while ((r = TAILQ_FIRST(&h->inflight)) != NULL) {
+		TAILQ_REMOVE(&h->inflight, r, entry);
+		r->handler = NULL;
+		request_fail(r, RELAY_ERR_SHUTDOWN, "mcprelayd is stopping",
+		    NULL);
+	}
+	handler_fail_queue(h, RELAY_ERR_SHUTDOWN, "mcprelayd is stopping");
+	handler_internal_clear(h);
+	upstream_free(h->up);
+	event_free(h->timer);
+	event_free(h->health);
+	breaker_free(h->breaker);
+	for (i = 0; i < 4; i++)
+		json_object_put(h->lists[i]);
+	json_object_put(h->server_info);
+	json_object_put(h->subscriptions);
+	free(h->log_level);
+	free(h->name);
+	free(h);
+}
+
+const char *
+handler_name(const struct handler *h)
+{
+	return h->name;
+}
+
+enum handler_state
+handler_state(const struct handler *h)
+{
+	return h->state;
+}
+
+const struct config_server *
+handler_config(const struct handler *h)
+{
+	return h->cfg;
+}
+
+const struct handler_counters *
+handler_counters(const struct handler *h)
+{
+	return &h->counters;
+}
+
+int
+handler_pending(const struct handler *h)
+{
+	if (h->have_lists)
+		return 0;
+	return h->state == HANDLER_CONNECTING ||
+	    h->state == HANDLER_INITIALIZING || h->state == HANDLER_BACKOFF;
+}
+
+struct json_object *
+handler_tools(const struct handler *h)
+{
+	return h->lists[0];
+}
+
+struct json_object *
+handler_prompts(const struct handler *h)
+{
+	return h->lists[1];
+}
+
+struct json_object *
+handler_resources(const struct handler *h)
+{
+	return h->lists[2];
+}
+
+struct json_object *
+handler_resource_templates(const struct handler *h)
+{
+	return h->lists[3];
+}
+
+struct json_object *
+handler_server_info(const struct handler *h)
+{
+	return h->server_info;
+}
+
+void
+handler_start(struct handler *h)
+{
+	if (h->state != HANDLER_STOPPED)
+		return;
+	h->attempt = 0;
+	h->prev_delay = 0;
+	handler_set_state(h, HANDLER_CONNECTING, "start");
+	handler_connect(h);
+}
+
+/* Build the transport's spec from the server's config and start it. */
+static void
+handler_connect(struct handler *h)
+{
+	const struct config_server	*c = h->cfg;
+	struct upstream_stdio_spec	 spec;
+	struct retry_stats		*st;
+
+	st = retry_stats_table_get(&h->stats, "connect");
+	retry_stats_attempt(st);
+	h->counters.starts++;
+
+	memset(&spec, 0, sizeof spec);
+	spec.name = c->name;
+	spec.command = c->command;
+	spec.args = c->args;
+	spec.env = c->env;
+	spec.cwd = c->cwd;
+	spec.max_message = h->relay->cfg->listen.max_body_size;
+	spec.shutdown_timeout = c->shutdown_timeout;
+	h->up = upstream_stdio_new(h->relay->base, h->relay->reaper, &spec,
+	    &handler_transport_cbs, h);
+	/* connect_timeout covers spawn, initialize and the first lists. */
+	if (c->connect_timeout > 0)
+		handler_timer_arm(h->timer, c->connect_timeout);
+	if (upstream_start(h->up) == -1) {
+		int	err = errno;
+		char	why[128];
+
+		snprintf(why, sizeof why, "cannot start '%s': %s", c->command,
+		    strerror(err));
+		upstream_free(h->up);
+		h->up = NULL;
+		/* A missing or forbidden program does not fix itself. */
+		if (err == ENOENT || err == EACCES || err == ENOEXEC ||
+		    err == ENOTDIR) {
+			h->fatal_errno = err;
+			handler_connect_failed(h, 0, why);
+		} else
+			handler_connect_failed(h, 1, why);
+	}
+}
+
+static struct internal_call *
+handler_send_internal(struct handler *h, enum internal_kind kind, int list,
+    const char *method, struct json_object *params)
+{
+	struct internal_call	*ic;
+	struct json_object	*msg;
+	const char		*s;
+	size_t			 len;
+
+	ic = xcalloc(1, sizeof *ic);
+	ic->id = relay_next_id(h->relay);
+	ic->kind = kind;
+	ic->list = list;
+	TAILQ_INSERT_TAIL(&h->internal, ic, entry);
+	msg = jsonrpc_request_new(json_object_new_int64(ic->id), method,
+	    params);
+	s = jsonrpc_to_string(msg, &len);
+	if (upstream_send(h->up, s, len) == -1)
+		log_debug("server %s: could not send %s", h->name, method);
+	json_object_put(msg);
+	return ic;
+}
+
+static void
+handler_transport_ready_cb(void *arg)
+{
+	struct handler		*h = arg;
+	struct json_object	*params, *caps, *info;
+
+	params = json_object_new_object();
+	json_object_object_add(params, "protocolVersion",
+	    json_object_new_string(HANDLER_PROTOCOL_VERSION));
+	/*
+	 * Capabilities are fixed at initialize, before any client is known:
+	 * offer what mcprelayd can forward and answer a clear error when no
+	 * client session can take a server request.
+	 */
+	caps = json_object_new_object();
+	json_object_object_add(caps, "sampling", json_object_new_object());
+	json_object_object_add(caps, "elicitation", json_object_new_object());
+	info = json_object_new_object();
+	json_object_object_add(info, "listChanged",
+	    json_object_new_boolean(1));
+	json_object_object_add(caps, "roots", info);
+	json_object_object_add(params, "capabilities", caps);
+	info = json_object_new_object();
+	json_object_object_add(info, "name", json_object_new_string("mcprelay"));
+	json_object_object_add(info, "version",
+	    json_object_new_string(PACKAGE_VERSION));
+	json_object_object_add(params, "clientInfo", info);
+	handler_set_state(h, HANDLER_INITIALIZING, "transport up");
+	if (h->cfg->connect_timeout > 0)
+		handler_timer_arm(h->timer, h->cfg->connect_timeout);
+	handler_send_internal(h, INTERNAL_INITIALIZE, 0, "initialize", params);
+}
+
+/* acc: pages already collected (taken), or NULL for the first page. */
+static void
+handler_fetch_list(struct handler *h, int which, const char *cursor,
+    struct json_object *acc)
+{
+	struct json_object	*params = NULL;
+	struct internal_call	*ic;
+
+	if (cursor != NULL) {
+		params = json_object_new_object();
+		json_object_object_add(params, "cursor",
+		    json_object_new_string(cursor));
+	}
+	ic = handler_send_internal(h, INTERNAL_LIST, which,
+	    handler_list_kinds[which].method, params);
+	ic->acc = acc;
+}
+
+static int
+handler_has_cap(struct handler *h, const char *cap)
+{
+	struct json_object	*caps;
+
+	if (!json_object_object_get_ex(h->server_info, "capabilities", &caps))
+		return 0;
+	return json_object_object_get_ex(caps, cap, NULL);
+}
+
+/* After initialize: restore what clients set up, then fetch the lists. */
+static void
+handler_initialized(struct handler *h, struct json_object *result)
+{
+	struct json_object	*n, *p;
+	const char		*s;
+	size_t			 len;
+	int			 i;
+
+	json_object_put(h->server_info);
+	h->server_info = json_object_get(result);
+	n = jsonrpc_notification_new("notifications/initialized", NULL);
+	s = jsonrpc_to_string(n, &len);
+	upstream_send(h->up, s, len);
+	json_object_put(n);
+
+	if (h->log_level != NULL && handler_has_cap(h, "logging")) {
+		p = json_object_new_object();
+		json_object_object_add(p, "level",
+		    json_object_new_string(h->log_level));
+		handler_send_internal(h, INTERNAL_REPLAY, 0,
+		    "logging/setLevel", p);
+	}
+	json_object_object_foreach(h->subscriptions, uri, unused) {
+		(void)unused;
+		p = json_object_new_object();
+		json_object_object_add(p, "uri", json_object_new_string(uri));
+		handler_send_internal(h, INTERNAL_REPLAY, 0,
+		    "resources/subscribe", p);
+	}
+
+	h->lists_due = 0;
+	for (i = 0; i < 4; i++) {
+		const char *cap = i == 0 ? "tools" : i == 1 ? "prompts" :
+		    "resources";
+		if (!handler_has_cap(h, cap)) {
+			/* Nothing to list: an empty list, not "unknown". */
+			if (h->lists[i] == NULL)
+				h->lists[i] = json_object_new_array();
+			continue;
+		}
+		h->lists_due++;
+		handler_fetch_list(h, i, NULL, NULL);
+	}
+}
+
+static void
+handler_flush_queue(struct handler *h)
+{
+	struct request	*r;
+
+	while (h->state == HANDLER_READY &&
+	    (r = TAILQ_FIRST(&h->queue)) != NULL) {
+		TAILQ_REMOVE(&h->queue, r, entry);
+		h->nqueued--;
+		request_cancel_timer(r);
+		handler_send_request(h, r);
+	}
+}
+
+static void
+handler_became_ready(struct handler *h)
+{
+	struct retry_stats	*st;
+
+	st = retry_stats_table_get(&h->stats, "connect");
+	retry_stats_success(st);
+	breaker_success(h->breaker, relay_now());
+	h->attempt = 0;
+	h->prev_delay = 0;
+	h->probing = 0;
+	h->fatal_errno = 0;
+	h->counters.connects++;
+	h->last_traffic = relay_now();
+	handler_set_state(h, HANDLER_READY, h->have_lists ? "reconnected" :
+	    "initialized");
+	h->have_lists = 1;
+	handler_flush_queue(h);
+}
+
+static void
+handler_list_done(struct handler *h, int which, struct json_object *items)
+{
+	int	changed;
+
+	changed = h->lists[which] == NULL ||
+	    !json_object_equal(h->lists[which], items);
+	json_object_put(h->lists[which]);
+	h->lists[which] = items;
+	if (h->state == HANDLER_INITIALIZING) {
+		if (--h->lists_due == 0)
+			handler_became_ready(h);
+		/* The first fetch is no change a client could have seen. */
+		if (!h->have_lists)
+			changed = 0;
+	}
+	if (changed && h->cbs->lists_changed != NULL)
+		h->cbs->lists_changed(h->cbarg, h, 1u << which);
+}
+
+static void
+handler_internal_reply(struct handler *h, struct internal_call *ic,
+    struct json_object *msg, int is_error)
+{
+	struct json_object	*result, *items, *next;
+	int			 i;
+
+	if (ic->kind == INTERNAL_PING) {
+		h->ping_id = 0;
+		return;
+	}
+	if (ic->kind == INTERNAL_REPLAY) {
+		if (is_error)
+			log_warnx("server %s: could not restore client "
+			    "setup after reconnect", h->name);
+		return;
+	}
+	if (ic->kind == INTERNAL_INITIALIZE) {
+		if (is_error || !json_object_object_get_ex(msg, "result",
+		    &result) || !json_object_is_type(result, json_type_object)) {
+			handler_connect_failed(h, 1,
+			    "initialize was refused by the server");
+			return;
+		}
+		handler_initialized(h, result);
+		if (h->lists_due == 0 && h->state == HANDLER_INITIALIZING)
+			handler_became_ready(h);
+		return;
+	}
+
+	/* A list page: collect, follow nextCursor, finish. */
+	if (ic->acc == NULL)
+		ic->acc = json_object_new_array();
+	if (is_error || !json_object_object_get_ex(msg, "result", &result) ||
+	    !json_object_object_get_ex(result,
+	    handler_list_kinds[ic->list].key, &items) ||
+	    !json_object_is_type(items, json_type_array)) {
+		log_warnx("server %s: %s failed; keeping the last list",
+		    h->name, handler_list_kinds[ic->list].method);
+		items = h->lists[ic->list] ? json_object_get(h->lists[ic->list]) :
+		    json_object_new_array();
+		handler_list_done(h, ic->list, items);
+		return;
+	}
+	for (i = 0; i < (int)json_object_array_length(items); i++)
+		json_object_array_add(ic->acc,
+		    json_object_get(json_object_array_get_idx(items, i)));
+	if (json_object_object_get_ex(result, "nextCursor", &next) &&
+	    json_object_is_type(next, json_type_string) &&
+	    json_object_get_string_len(next) > 0 &&
+	    json_object_array_length(ic->acc) < HANDLER_MAX_LIST) {
+		/* The next page's call carries the pages collected so far. */
+		handler_fetch_list(h, ic->list, json_object_get_string(next),
+		    ic->acc);
+		ic->acc = NULL;
+		return;
+	}
+	items = ic->acc;
+	ic->acc = NULL;
+	handler_list_done(h, ic->list, items);
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static int
+handler_tool_annotated_safe(struct handler *h, const char *tool)
+{
+	struct json_object	*tools = h->lists[0], *t, *name, *ann, *v;
+	size_t			 i;
+
+	if (tools == NULL)
+		return 0;
+	for (i = 0; i < json_object_array_length(tools); i++) {
+		t = json_object_array_get_idx(tools, i);
+		if (!json_object_object_get_ex(t, "name", &name) ||
+		    strcmp(json_object_get_string(name), tool) != 0)
+			continue;
+		if (!json_object_object_get_ex(t, "annotations", &ann))
+			return 0;
+		if (json_object_object_get_ex(ann, "readOnlyHint", &v) &&
+		    json_object_get_boolean(v))
+			return 1;
+		if (json_object_object_get_ex(ann, "idempotentHint", &v) &&
+		    json_object_get_boolean(v))
+			return 1;
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * May this request be sent again after the connection dropped under it?
+ * Side-effect-free methods yes; tools only when trusted annotations or the
+ * operator say so.  Everything else: never twice.
+ */
+static int
+handler_retry_safe(struct handler *h, struct request *r)
+{
+	int	i;
+
+	for (i = 0; handler_safe_methods[i] != NULL; i++)
+		if (strcmp(r->method, handler_safe_methods[i]) == 0)
+			return 1;
+	if (strcmp(r->method, "tools/call") != 0 || r->tool == NULL)
+		return 0;
+	for (i = 0; i < (int)h->cfg->nidempotent_tools; i++)
+		if (strcmp(h->cfg->idempotent_tools[i], r->tool) == 0)
+			return 1;
+	if (h->cfg->trust_annotations)
+		return handler_tool_annotated_safe(h, r->tool);
+	return 0;
+}
+
+static void
+handler_request_timer_arm(struct handler *h, struct request *r,
+    double seconds)
+{
+	if (seconds <= 0)
+		return;
+	if (r->timer == NULL)
+		r->timer = evtimer_new(h->relay->base,
+		    handler_request_timer_cb, r);
+	handler_timer_arm(r->timer, seconds);
+}
+
+/* Rewrite the request for the upstream: our id, our progress token. */
+static void
+handler_send_request(struct handler *h, struct request *r)
+{
+	struct json_object	*params, *meta;
+	const char		*s;
+	size_t			 len;
+	char			 token[64];
+
+	r->upstream_id = relay_next_id(h->relay);
+	r->attempts++;
+	json_object_object_add(r->msg, "id",
+	    json_object_new_int64(r->upstream_id));
+	if (r->client_progress != NULL &&
+	    json_object_object_get_ex(r->msg, "params", &params) &&
+	    json_object_object_get_ex(params, "_meta", &meta)) {
+		snprintf(token, sizeof token, "mcprelay-%lld",
+		    (long long)r->upstream_id);
+		json_object_object_add(meta, "progressToken",
+		    json_object_new_string(token));
+	}
+	s = jsonrpc_to_string(r->msg, &len);
+	r->where = REQUEST_INFLIGHT;
+	r->sent = 1;
+	TAILQ_INSERT_TAIL(&h->inflight, r, entry);
+	h->last_traffic = relay_now();
+	handler_request_timer_arm(h, r, h->cfg->request_timeout);
+	if (upstream_send(h->up, s, len) == -1)
+		log_debug("server %s: send failed; the loss is handled when "
+		    "the transport reports it", h->name);
+}
+
+static void
+handler_queue(struct handler *h, struct request *r, int front)
+{
+	r->where = REQUEST_QUEUED;
+	if (front)
+		TAILQ_INSERT_HEAD(&h->queue, r, entry);
+	else
+		TAILQ_INSERT_TAIL(&h->queue, r, entry);
+	h->nqueued++;
+	handler_request_timer_arm(h, r, h->cfg->queue_timeout);
+}
+
+static struct json_object *
+handler_error_data(struct handler *h, struct request *r)
+{
+	struct json_object	*d;
+	double			 after;
+
+	d = json_object_new_object();
+	json_object_object_add(d, "server", json_object_new_string(h->name));
+	json_object_object_add(d, "state",
+	    json_object_new_string(handler_state_name(h->state)));
+	json_object_object_add(d, "attempts",
+	    json_object_new_int(r != NULL ? r->attempts : 0));
+	if (h->reason[0] != '\0')
+		json_object_object_add(d, "lastError",
+		    json_object_new_string(h->reason));
+	after = breaker_retry_after(h->breaker, relay_now());
+	if (h->state == HANDLER_FAILED || after > 0) {
+		if (after <= 0 && evtimer_pending(h->timer, NULL)) {
+			struct timeval	tv, now;
+
+			evtimer_pending(h->timer, &tv);
+			event_base_gettimeofday_cached(h->relay->base, &now);
+			after = (double)(tv.tv_sec - now.tv_sec) +
+			    (double)(tv.tv_usec - now.tv_usec) / 1e6;
+		}
+		json_object_object_add(d, "retryAfter",
+		    json_object_new_double(after > 0 ? ceil(after) : 1));
+	}
+	return d;
+}
+
+static void
+handler_fail_request(struct handler *h, struct request *r, int code,
+    const char *message)
+{
+	h->counters.errors++;
+	r->handler = NULL;
+	request_fail(r, code, message, handler_error_data(h, r));
+}
+
+static void
+handler_fail_queue(struct handler *h, int code, const char *message)
+{
+	struct request	*r;
+
+	while ((r = TAILQ_FIRST(&h->queue)) != NULL) {
+		TAILQ_REMOVE(&h->queue, r, entry);
+		h->nqueued--;
+		request_cancel_timer(r);
+		handler_fail_request(h, r, code, message);
+	}
+}
+
+static void
+handler_note_client_setup(struct handler *h, struct request *r)
+{
+	struct json_object	*params, *v;
+
+	if (!json_object_object_get_ex(r->msg, "params", &params))
+		return;
+	if (strcmp(r->method, "resources/subscribe") == 0 &&
+	    json_object_object_get_ex(params, "uri", &v))
+		json_object_object_add(h->subscriptions,
+		    json_object_get_string(v), json_object_new_boolean(1));
+	else if (strcmp(r->method, "resources/unsubscribe") == 0 &&
+	    json_object_object_get_ex(params, "uri", &v))
+		json_object_object_del(h->subscriptions,
+		    json_object_get_string(v));
+	else if (strcmp(r->method, "logging/setLevel") == 0 &&
+	    json_object_object_get_ex(params, "level", &v)) {
+		free(h->log_level);
+		h->log_level = xstrdup(json_object_get_string(v));
+	}
+}
+
+void
+handler_submit(struct handler *h, struct request *r)
+{
+	char	msg[768];
+
+	r->handler = h;
+	h->counters.requests++;
+	r->retry_safe = handler_retry_safe(h, r);
+	handler_note_client_setup(h, r);
+	switch (h->state) {
+	case HANDLER_READY:
+		handler_send_request(h, r);
+		return;
+	case HANDLER_CONNECTING:
+	case HANDLER_INITIALIZING:
+	case HANDLER_BACKOFF:
+		if (h->nqueued >= h->cfg->queue_limit) {
+			h->counters.queue_rejects++;
+			snprintf(msg, sizeof msg, "server '%s' is reconnecting "
+			    "and its queue is full (%d requests)", h->name,
+			    h->cfg->queue_limit);
+			handler_fail_request(h, r, RELAY_ERR_QUEUE_FULL, msg);
+			return;
+		}
+		handler_queue(h, r, 0);
+		return;
+	case HANDLER_FAILED:
+		if (h->fatal_errno != 0) {
+			snprintf(msg, sizeof msg, "server '%s' cannot be "
+			    "started: %s", h->name, h->reason);
+			handler_fail_request(h, r, RELAY_ERR_SPAWN, msg);
+		} else if (breaker_state(h->breaker, relay_now()) ==
+		    BREAKER_OPEN) {
+			snprintf(msg, sizeof msg, "server '%s' is unavailable "
+			    "(circuit open after repeated failures: %s)",
+			    h->name, h->reason);
+			handler_fail_request(h, r, RELAY_ERR_CIRCUIT_OPEN, msg);
+		} else {
+			snprintf(msg, sizeof msg, "server '%s' is unavailable "
+			    "(retries exhausted: %s)", h->name, h->reason);
+			handler_fail_request(h, r, RELAY_ERR_UNAVAILABLE, msg);
+		}
+		return;
+	case HANDLER_STOPPED:
+	case HANDLER_STOPPING:
+	case HANDLER_NSTATES:
+		snprintf(msg, sizeof msg, "server '%s' is disabled", h->name);
+		handler_fail_request(h, r, RELAY_ERR_DISABLED, msg);
+		return;
+	}
+}
+
+void
+handler_forget(struct handler *h, struct request *r)
+{
+	if (r->where == REQUEST_QUEUED) {
+		TAILQ_REMOVE(&h->queue, r, entry);
+		h->nqueued--;
+	} else if (r->where == REQUEST_INFLIGHT)
+		TAILQ_REMOVE(&h->inflight, r, entry);
+	r->where = REQUEST_NEW;
+	r->handler = NULL;
+}
+
+static void
+handler_send_cancel(struct handler *h, struct request *r, const char *why)
+{
+	struct json_object	*n, *p;
+	const char		*s;
+	size_t			 len;
+
+	if (h->up == NULL || h->state != HANDLER_READY)
+		return;
+	p = json_object_new_object();
+	json_object_object_add(p, "requestId",
+	    json_object_new_int64(r->upstream_id));
+	json_object_object_add(p, "reason", json_object_new_string(why));
+	n = jsonrpc_notification_new("notifications/cancelled", p);
+	s = jsonrpc_to_string(n, &len);
+	upstream_send(h->up, s, len);
+	json_object_put(n);
+}
+
+void
+handler_cancel(struct handler *h, struct request *r)
+{
+	handler_send_cancel(h, r, "cancelled by the client");
+}
+
+void
+handler_set_log_level(struct handler *h, const char *level)
+{
+	struct json_object	*p;
+
+	free(h->log_level);
+	h->log_level = xstrdup(level);
+	if (h->state != HANDLER_READY || !handler_has_cap(h, "logging"))
+		return;
+	p = json_object_new_object();
+	json_object_object_add(p, "level", json_object_new_string(level));
+	handler_send_internal(h, INTERNAL_REPLAY, 0, "logging/setLevel", p);
+}
+
+void
+handler_set_config(struct handler *h, const struct config_server *cfg)
+{
+	h->cfg = cfg;
+}
+
+void
+handler_note_fallback(struct handler *h)
+{
+	h->counters.fallbacks++;
+}
+
+void
+handler_set_owner(struct handler *h, struct session *s)
+{
+	h->owner = s;
+}
+
+struct session *
+handler_owner(const struct handler *h)
+{
+	return h->owner;
+}
+
+static void
+handler_request_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct request	*r = arg;
+	struct handler	*h = r->handler;
+	char		 msg[256];
+
+	if (h == NULL)
+		return;
+	if (r->where == REQUEST_QUEUED) {
+		h->counters.queue_timeouts++;
+		handler_forget(h, r);
+		snprintf(msg, sizeof msg, "server '%s' did not come back "
+		    "within queue_timeout (%.1fs)", h->name,
+		    h->cfg->queue_timeout);
+		r->handler = h;
+		handler_fail_request(h, r, RELAY_ERR_QUEUE_TIMEOUT, msg);
+		return;
+	}
+	h->counters.timeouts++;
+	handler_send_cancel(h, r, "request timed out in mcprelayd");
+	handler_forget(h, r);
+	snprintf(msg, sizeof msg, "server '%s' did not answer %s within "
+	    "request_timeout (%.1fs)", h->name, r->method,
+	    h->cfg->request_timeout);
+	r->handler = h;
+	handler_fail_request(h, r, RELAY_ERR_TIMEOUT, msg);
+}
+
+/* ---- connection loss and the retry cycle ------------------------------- */
+
+/*
+ * The connection is gone.  Requests that provably never reached the
+ * upstream, or are safe to repeat, go back to the front of the queue in
+ * their original order; the others get the "may or may not have run" error.
+ */
+static void
+handler_salvage_inflight(struct handler *h)
+{
+	struct request		*r, *prev;
+	struct retry_stats	*st;
+	char			 msg[768];
+
+	while ((r = TAILQ_LAST(&h->inflight, request_list)) != NULL) {
+		TAILQ_REMOVE(&h->inflight, r, entry);
+		request_cancel_timer(r);
+		st = retry_stats_table_get(&h->stats,
+		    strcmp(r->method, "tools/call") == 0 ? "execute_tool" :
+		    strstr(r->method, "/list") != NULL ? "list_tools" :
+		    "request");
+		retry_stats_failure(st, h->reason, (double)time(NULL));
+		if (r->retry_safe && r->attempts <= h->policy.max_retries) {
+			h->counters.retried++;
+			retry_stats_retry(st, 0);
+			prev = r;
+			handler_queue(h, prev, 1);
+			continue;
+		}
+		h->counters.maybe_ran++;
+		snprintf(msg, sizeof msg, "connection to server '%s' was lost "
+		    "after the request was sent (%s); it may or may not have "
+		    "run, and mcprelayd does not repeat %s%s%s", h->name,
+		    h->reason, r->tool ? "tool '" : "", r->tool ? r->tool :
+		    r->method, r->tool ? "'" : "");
+		handler_fail_request(h, r, RELAY_ERR_MAYBE_RAN, msg);
+	}
+}
+
+static void
+handler_drop_transport(struct handler *h)
+{
+	upstream_free(h->up);
+	h->up = NULL;
+	handler_internal_clear(h);
+}
+
+/*
+ * One connect attempt failed.  Back off by the policy while retries are
+ * left and the breaker allows; otherwise fail fast and probe later on the
+ * breaker's schedule so the server comes back by itself.
+ */
+static void
+handler_connect_failed(struct handler *h, int retriable, const char *why)
+{
+	struct retry_stats	*st;
+	double			 now = relay_now(), delay;
+	char			 reason[768];
+
+	handler_drop_transport(h);
+	st = retry_stats_table_get(&h->stats, "connect");
+	retry_stats_failure(st, why, (double)time(NULL));
+	breaker_failure(h->breaker, now);
+
+	if (retriable && !h->probing && (int)h->attempt < h->policy.max_retries
+	    && breaker_state(h->breaker, now) != BREAKER_OPEN) {
+		delay = retry_delay(&h->policy, h->attempt, h->prev_delay,
+		    &h->relay->rng);
+		h->prev_delay = delay;
+		retry_stats_retry(st, delay);
+		h->attempt++;
+		snprintf(reason, sizeof reason, "%s; retry %u of %d in %.2fs",
+		    why, h->attempt, h->policy.max_retries, delay);
+		handler_set_state(h, HANDLER_BACKOFF, reason);
+		snprintf(h->reason, sizeof h->reason, "%s", why);
+		handler_timer_arm(h->timer, delay);
+		return;
+	}
+
+	/* Give up for now: the breaker opens so the probe schedule grows. */
+	while (breaker_state(h->breaker, now) == BREAKER_CLOSED)
+		breaker_failure(h->breaker, now);
+	delay = breaker_retry_after(h->breaker, now);
+	snprintf(reason, sizeof reason, "%s; %s; next probe in %.1fs", why,
+	    !retriable ? "not retried" : h->probing ? "probe failed" :
+	    "retries exhausted", delay);
+	handler_set_state(h, HANDLER_FAILED, reason);
+	snprintf(h->reason, sizeof h->reason, "%s", why);
+	h->probing = 0;
+	handler_fail_queue(h, retriable ? RELAY_ERR_UNAVAILABLE :
+	    RELAY_ERR_SPAWN, retriable ?
+	    "server is unavailable: retries exhausted" :
+	    "server cannot be started");
+	handler_timer_arm(h->timer, delay);
+}
+
+/* The state's timer: backoff over, probe due, or connect took too long. */
+static void
+handler_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct handler	*h = arg;
+
+	switch (h->state) {
+	case HANDLER_BACKOFF:
+		handler_set_state(h, HANDLER_CONNECTING, "backoff over");
+		handler_connect(h);
+		break;
+	case HANDLER_FAILED:
+		breaker_allow(h->breaker, relay_now());
+		h->probing = 1;
+		h->attempt = 0;
+		h->prev_delay = 0;
+		handler_set_state(h, HANDLER_CONNECTING, "half-open probe");
+		handler_connect(h);
+		break;
+	case HANDLER_CONNECTING:
+	case HANDLER_INITIALIZING:
+		handler_connect_failed(h, 1, "connect_timeout expired");
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+handler_lost(struct handler *h, const char *why)
+{
+	h->counters.disconnects++;
+	snprintf(h->reason, sizeof h->reason, "%s", why);
+	handler_drop_transport(h);
+	handler_salvage_inflight(h);
+	/* A server that was fine reconnects at once; backoff starts after. */
+	h->attempt = 0;
+	h->prev_delay = 0;
+	handler_set_state(h, HANDLER_CONNECTING, why);
+	handler_connect(h);
+}
+
+static void
+handler_transport_closed_cb(void *arg, enum upstream_close_reason reason,
+    int err, const char *detail)
+{
+	struct handler	*h = arg;
+	char		 why[256];
+
+	snprintf(why, sizeof why, "%s", detail != NULL ? detail :
+	    upstream_close_reason_name(reason));
+	switch (h->state) {
+	case HANDLER_READY:
+		handler_lost(h, why);
+		break;
+	case HANDLER_CONNECTING:
+	case HANDLER_INITIALIZING:
+		if (reason == UPSTREAM_CLOSE_SPAWN_FAILED &&
+		    (err == ENOENT || err == EACCES || err == ENOEXEC ||
+		    err == ENOTDIR)) {
+			h->fatal_errno = err;
+			handler_connect_failed(h, 0, why);
+		} else
+			handler_connect_failed(h, 1, why);
+		break;
+	case HANDLER_STOPPING:
+		handler_drop_transport(h);
+		handler_set_state(h, HANDLER_STOPPED, "stopped");
+		break;
+	default:
+		handler_drop_transport(h);
+		break;
+	}
+}
+
+void
+handler_reconnect(struct handler *h, const char *reason)
+{
+	switch (h->state) {
+	case HANDLER_READY:
+		handler_lost(h, reason);
+		break;
+	case HANDLER_BACKOFF:
+	case HANDLER_FAILED:
+		h->probing = 0;
+		h->attempt = 0;
+		handler_set_state(h, HANDLER_CONNECTING, reason);
+		handler_connect(h);
+		break;
+	case HANDLER_STOPPED:
+		handler_start(h);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+handler_stop(struct handler *h)
+{
+	struct request	*r;
+
+	handler_fail_queue(h, RELAY_ERR_DISABLED, "server is being stopped");
+	while ((r = TAILQ_FIRST(&h->inflight)) != NULL) {
+		TAILQ_REMOVE(&h->inflight, r, entry);
+		request_cancel_timer(r);
+		handler_fail_request(h, r, RELAY_ERR_DISABLED,
+		    "server is being stopped");
+	}
+	if (h->up != NULL) {
+		handler_internal_clear(h);
+		handler_set_state(h, HANDLER_STOPPING, "stop requested");
+		upstream_close(h->up);
+	} else
+		handler_set_state(h, HANDLER_STOPPED, "stop requested");
+}
+
+/* ---- health ------------------------------------------------------------ */
+
+static void
+handler_health_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct handler	*h = arg;
+	double		 now = relay_now();
+
+	if (h->state != HANDLER_READY)
+		return;
+	if (h->ping_id != 0) {
+		h->counters.health_failures++;
+		h->ping_id = 0;
+		handler_lost(h, "health check: no answer to ping");
+		return;
+	}
+	if (now - h->last_traffic >= h->cfg->health_check_interval) {
+		h->ping_id = handler_send_internal(h, INTERNAL_PING, 0, "ping",
+		    NULL)->id;
+		handler_timer_arm(h->health, HANDLER_PING_TIMEOUT);
+		return;
+	}
+	handler_timer_arm(h->health, h->cfg->health_check_interval -
+	    (now - h->last_traffic));
+}
+
+/* ---- messages from the upstream ---------------------------------------- */
+
+static struct request *
+handler_find_inflight(struct handler *h, int64_t id)
+{
+	struct request	*r;
+
+	TAILQ_FOREACH(r, &h->inflight, entry)
+		if (r->upstream_id == id)
+			return r;
+	return NULL;
+}
+
+static void
+handler_on_response(struct handler *h, struct json_object *msg, int is_error)
+{
+	struct json_object	*id = jsonrpc_id(msg);
+	struct internal_call	*ic;
+	struct request		*r;
+	struct retry_stats	*st;
+	int64_t			 n;
+
+	if (id == NULL || !json_object_is_type(id, json_type_int)) {
+		log_debug("server %s: response with an id we never sent",
+		    h->name);
+		return;
+	}
+	n = json_object_get_int64(id);
+	if (n == h->ping_id && n != 0) {
+		h->ping_id = 0;
+		if (h->state == HANDLER_READY)
+			handler_timer_arm(h->health,
+			    h->cfg->health_check_interval);
+	}
+	TAILQ_FOREACH(ic, &h->internal, entry) {
+		if (ic->id == n) {
+			TAILQ_REMOVE(&h->internal, ic, entry);
+			handler_internal_reply(h, ic, msg, is_error);
+			json_object_put(ic->acc);
+			free(ic);
+			return;
+		}
+	}
+	if ((r = handler_find_inflight(h, n)) == NULL) {
+		log_debug("server %s: late or unknown response %lld", h->name,
+		    (long long)n);
+		return;
+	}
+	TAILQ_REMOVE(&h->inflight, r, entry);
+	request_cancel_timer(r);
+	st = retry_stats_table_get(&h->stats,
+	    strcmp(r->method, "tools/call") == 0 ? "execute_tool" :
+	    strstr(r->method, "/list") != NULL ? "list_tools" : "request");
+	retry_stats_attempt(st);
+	retry_stats_success(st);
+	h->counters.replies++;
+	json_object_object_add(msg, "id", json_object_get(r->client_id));
+	r->handler = NULL;
+	r->where = REQUEST_NEW;
+	request_finish(r, json_object_get(msg));
+}
+
+static void
+handler_on_progress(struct handler *h, struct json_object *msg)
+{
+	struct json_object	*params, *token;
+	struct request		*r;
+	long long		 n;
+
+	if (!json_object_object_get_ex(msg, "params", &params) ||
+	    !json_object_object_get_ex(params, "progressToken", &token) ||
+	    !json_object_is_type(token, json_type_string) ||
+	    sscanf(json_object_get_string(token), "mcprelay-%lld", &n) != 1)
+		return;
+	if ((r = handler_find_inflight(h, n)) == NULL ||
+	    r->client_progress == NULL)
+		return;
+	json_object_object_add(params, "progressToken",
+	    json_object_get(r->client_progress));
+	/* Progress proves the server is alive: the deadline starts over. */
+	handler_request_timer_arm(h, r, h->cfg->request_timeout);
+	request_notify(r, msg);
+}
+
+static void
+handler_on_notification(struct handler *h, struct json_object *msg)
+{
+	const char	*method = jsonrpc_method(msg);
+
+	if (strcmp(method, "notifications/progress") == 0)
+		handler_on_progress(h, msg);
+	else if (strcmp(method, "notifications/tools/list_changed") == 0)
+		handler_fetch_list(h, 0, NULL, NULL);
+	else if (strcmp(method, "notifications/prompts/list_changed") == 0)
+		handler_fetch_list(h, 1, NULL, NULL);
+	else if (strcmp(method, "notifications/resources/list_changed") == 0) {
+		handler_fetch_list(h, 2, NULL, NULL);
+		handler_fetch_list(h, 3, NULL, NULL);
+	} else if (h->cbs->notification != NULL)
+		h->cbs->notification(h->cbarg, h, msg);
+}
+
+static void
+handler_on_server_request(struct handler *h, struct json_object *msg)
+{
+	struct request		*r, *related = NULL;
+	struct json_object	*reply;
+
+	if (strcmp(jsonrpc_method(msg), "ping") == 0) {
+		reply = jsonrpc_result_new(jsonrpc_id(msg),
+		    json_object_new_object());
+		handler_answer_server_request(h, NULL, reply);
+		return;
+	}
+	/* Over stdio nothing ties a server request to a client request:
+	 * the newest one in flight from a session is the best guess. */
+	TAILQ_FOREACH_REVERSE(r, &h->inflight, request_list, entry) {
+		if (r->session != NULL) {
+			related = r;
+			break;
+		}
+	}
+	if (h->cbs->server_request != NULL)
+		h->cbs->server_request(h->cbarg, h, msg, related);
+	else {
+		reply = jsonrpc_error_new(jsonrpc_id(msg), RELAY_ERR_NO_CLIENT,
+		    "no client can answer this request", NULL);
+		handler_answer_server_request(h, NULL, reply);
+	}
+}
+
+static void
+handler_transport_message_cb(void *arg, const char *json, size_t len)
+{
+	struct handler		*h = arg;
+	struct json_object	*msg;
+	const char		*reason;
+
+	h->last_traffic = relay_now();
+	if ((msg = jsonrpc_parse(json, len, &reason)) == NULL) {
+		log_warnx("server %s: ignoring a message that is not JSON "
+		    "(%s)", h->name, reason);
+		return;
+	}
+	switch (jsonrpc_classify(msg, &reason)) {
+	case JSONRPC_RESULT:
+		handler_on_response(h, msg, 0);
+		break;
+	case JSONRPC_ERROR:
+		handler_on_response(h, msg, 1);
+		break;
+	case JSONRPC_NOTIFICATION:
+		handler_on_notification(h, msg);
+		break;
+	case JSONRPC_REQUEST:
+		handler_on_server_request(h, msg);
+		break;
+	default:
+		log_warnx("server %s: ignoring an invalid message (%s)",
+		    h->name, reason);
+		break;
+	}
+	json_object_put(msg);
+}
+
+void
+handler_answer_server_request(struct handler *h, struct json_object *id,
+    struct json_object *reply)
+{
+	const char	*s;
+	size_t		 len;
+
+	if (id != NULL)
+		json_object_object_add(reply, "id", json_object_get(id));
+	if (h->up != NULL && (h->state == HANDLER_READY ||
+	    h->state == HANDLER_INITIALIZING)) {
+		s = jsonrpc_to_string(reply, &len);
+		upstream_send(h->up, s, len);
+	}
+	json_object_put(reply);
+}
+
+void
+handler_forward_notification(struct handler *h, struct json_object *msg)
+{
+	const char	*s;
+	size_t		 len;
+
+	if (h->up == NULL || h->state != HANDLER_READY)
+		return;
+	s = jsonrpc_to_string(msg, &len);
+	upstream_send(h->up, s, len);
+}
+
+/* ---- stats ------------------------------------------------------------- */
+
+struct json_object *
+handler_stats_json(const struct handler *h)
+{
+	struct json_object	*o, *c, *p, *ops;
+	const struct handler_counters *k = &h->counters;
+	double			 now = relay_now();
+	size_t			 i;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(h->name));
+	json_object_object_add(o, "state",
+	    json_object_new_string(handler_state_name(h->state)));
+	json_object_object_add(o, "stateSeconds",
+	    json_object_new_double(now - h->state_since));
+	json_object_object_add(o, "reason", json_object_new_string(h->reason));
+	json_object_object_add(o, "breaker", json_object_new_string(
+	    breaker_state_name(breaker_state(h->breaker, now))));
+	json_object_object_add(o, "queued", json_object_new_int(h->nqueued));
+
+	p = json_object_new_object();
+	json_object_object_add(p, "max_retries",
+	    json_object_new_int(h->policy.max_retries));
+	json_object_object_add(p, "initial_delay",
+	    json_object_new_double(h->policy.initial_delay));
+	json_object_object_add(p, "max_delay",
+	    json_object_new_double(h->policy.max_delay));
+	json_object_object_add(p, "backoff_factor",
+	    json_object_new_double(h->policy.backoff_factor));
+	json_object_object_add(p, "jitter",
+	    json_object_new_boolean(h->policy.jitter));
+	json_object_object_add(p, "jitter_factor",
+	    json_object_new_double(h->policy.jitter_factor));
+	json_object_object_add(o, "retry", p);
+
+	c = json_object_new_object();
+#define K(f)	json_object_object_add(c, #f, json_object_new_int64((int64_t)k->f))
+	K(starts); K(connects); K(disconnects); K(requests); K(replies);
+	K(errors); K(retried); K(maybe_ran); K(queue_rejects);
+	K(queue_timeouts); K(timeouts); K(fallbacks); K(transitions);
+	K(health_failures);
+#undef K
+	json_object_object_add(o, "counters", c);
+
+	ops = json_object_new_object();
+	for (i = 0; i < h->stats.count; i++) {
+		const char		*opname = h->stats.entries[i].name;
+		const struct retry_stats *s = &h->stats.entries[i].stats;
+		struct json_object	*so;
+
+		so = json_object_new_object();
+		json_object_object_add(so, "attempts",
+		    json_object_new_int64((int64_t)s->attempts));
+		json_object_object_add(so, "successes",
+		    json_object_new_int64((int64_t)s->successes));
+		json_object_object_add(so, "failures",
+		    json_object_new_int64((int64_t)s->failures));
+		json_object_object_add(so, "retries",
+		    json_object_new_int64((int64_t)s->retries));
+		json_object_object_add(so, "total_delay",
+		    json_object_new_double(s->total_delay));
+		json_object_object_add(so, "consecutive_failures",
+		    json_object_new_int64((int64_t)s->consecutive_failures));
+		json_object_object_add(so, "last_error",
+		    json_object_new_string(s->last_error));
+		json_object_object_add(ops, opname, so);
+	}
+	json_object_object_add(o, "operations", ops);
+	return o;
+}

@@ -1,0 +1,831 @@
+/*
+ * MCP over HTTP on libevent's evhttp: Streamable HTTP (POST answers as JSON
+ * or as an SSE stream, GET opens the session's stream, DELETE ends it) and
+ * the legacy HTTP+SSE transport.  Every reply path goes through a
+ * client_stream so sessions never see HTTP.
+ */
+#include "autoconf.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/util.h>
+#include <json-c/json.h>
+#include <json-c/linkhash.h>
+
+#include "config.h"
+#include "jsonrpc.h"
+#include "listen-http.h"
+#include "log.h"
+#include "relay.h"
+#include "router.h"
+#include "session.h"
+#include "sse.h"
+#include "stream.h"
+#include "xmalloc.h"
+
+#define HTTP_KEEPALIVE_SECONDS	15
+#define HTTP_STATUS_ACCEPTED	202
+
+enum http_stream_kind {
+	HTTP_STREAM_POST,	/* one request's reply */
+	HTTP_STREAM_GET,	/* the session's standalone stream */
+	HTTP_STREAM_LEGACY,	/* 2024-11-05 SSE stream */
+};
+
+enum http_stream_mode {
+	HTTP_MODE_PENDING,	/* nothing sent yet */
+	HTTP_MODE_SSE,		/* chunked text/event-stream */
+	HTTP_MODE_DONE,
+};
+
+struct http_conn;
+
+/* Our state for one evhttp request we have not finished answering. */
+struct http_stream {
+	struct client_stream	 cs;
+	struct listen_http	*lh;
+	struct http_conn	*conn;
+	enum http_stream_kind	 kind;
+	enum http_stream_mode	 mode;
+	struct evhttp_request	*req;
+	struct session		*session;
+	uint64_t		 stream_no;
+	uint64_t		 seq;
+	struct event		*keepalive;
+	TAILQ_ENTRY(http_stream) entry;
+};
+
+/* Per TCP connection: the streams answering on it, to clean up on close. */
+struct http_conn {
+	struct listen_http		*lh;
+	struct evhttp_connection	*evcon;
+	TAILQ_HEAD(, http_stream)	 streams;
+};
+
+struct listen_http {
+	struct relay		*relay;
+	struct evhttp		*http;
+	struct evhttp_bound_socket *bound;
+	int			 port;
+	struct lh_table		*conns;		/* evcon -> http_conn */
+};
+
+static int	http_stream_write(struct client_stream *, struct json_object *,
+		    int);
+static void	listen_http_request_cb(struct evhttp_request *, void *);
+static void	listen_http_conn_close_cb(struct evhttp_connection *, void *);
+
+static const struct client_stream_ops http_stream_ops = {
+	.write = http_stream_write,
+};
+
+/* ---- connections and streams ------------------------------------------- */
+
+static struct http_conn *
+http_conn_get(struct listen_http *lh, struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon;
+	struct lh_entry			*e;
+	struct http_conn		*c;
+
+	evcon = evhttp_request_get_connection(req);
+	if ((e = lh_table_lookup_entry(lh->conns, evcon)) != NULL)
+		return (struct http_conn *)lh_entry_v(e);
+	c = xcalloc(1, sizeof *c);
+	c->lh = lh;
+	c->evcon = evcon;
+	TAILQ_INIT(&c->streams);
+	lh_table_insert(lh->conns, evcon, c);
+	evhttp_connection_set_closecb(evcon, listen_http_conn_close_cb, c);
+	return c;
+}
+
+static struct http_stream *
+http_stream_new(struct listen_http *lh, struct evhttp_request *req,
+    enum http_stream_kind kind, struct session *s)
+{
+	struct http_stream	*st;
+
+	st = xcalloc(1, sizeof *st);
+	client_stream_init(&st->cs, &http_stream_ops, st);
+	st->lh = lh;
+	st->kind = kind;
+	st->req = req;
+	st->session = s;
+	st->conn = http_conn_get(lh, req);
+	TAILQ_INSERT_TAIL(&st->conn->streams, st, entry);
+	return st;
+}
+
+/* Forget the stream; the evhttp request is already finished or freed. */
+static void
+http_stream_free(struct http_stream *st)
+{
+	client_stream_closed(&st->cs);
+	if (st->session != NULL && (st->kind == HTTP_STREAM_GET ||
+	    st->kind == HTTP_STREAM_LEGACY) &&
+	    session_standalone(st->session) == &st->cs)
+		session_set_standalone(st->session, NULL);
+	if (st->conn != NULL)
+		TAILQ_REMOVE(&st->conn->streams, st, entry);
+	if (st->keepalive != NULL)
+		event_free(st->keepalive);
+	free(st);
+}
+
+/* End an SSE stream from our side. */
+static void
+http_stream_end(struct http_stream *st)
+{
+	struct session	*legacy = NULL;
+
+	if (st->mode == HTTP_MODE_SSE)
+		evhttp_send_reply_end(st->req);
+	else if (st->mode == HTTP_MODE_PENDING)
+		evhttp_send_reply(st->req, HTTP_STATUS_ACCEPTED, "Accepted",
+		    NULL);
+	st->mode = HTTP_MODE_DONE;
+	if (st->kind == HTTP_STREAM_LEGACY)
+		legacy = st->session;
+	http_stream_free(st);
+	/* A legacy session lives exactly as long as its SSE stream. */
+	if (legacy != NULL)
+		session_close(legacy, "SSE stream closed");
+}
+
+/*
+ * The client's TCP connection closed.  Requests evhttp detached from the
+ * connection (the one being answered) must still be finished by us to be
+ * freed; the others evhttp frees right after this callback.
+ */
+static void
+listen_http_conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_conn	*c = arg;
+	struct http_stream	*st;
+	struct session		*legacy;
+
+	while ((st = TAILQ_FIRST(&c->streams)) != NULL) {
+		legacy = st->kind == HTTP_STREAM_LEGACY ? st->session : NULL;
+		if (evhttp_request_get_connection(st->req) == NULL) {
+			if (st->mode == HTTP_MODE_SSE)
+				evhttp_send_reply_end(st->req);
+			else
+				evhttp_send_reply(st->req, HTTP_INTERNAL,
+				    "Gone", NULL);
+		}
+		TAILQ_REMOVE(&c->streams, st, entry);
+		st->conn = NULL;
+		http_stream_free(st);
+		if (legacy != NULL)
+			session_close(legacy, "client disconnected");
+	}
+	lh_table_delete(c->lh->conns, evcon);
+	free(c);
+}
+
+static void
+http_keepalive_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_stream	*st = arg;
+	struct evbuffer		*buf;
+
+	buf = evbuffer_new();
+	sse_write_comment(buf, "keepalive");
+	evhttp_send_reply_chunk(st->req, buf);
+	evbuffer_free(buf);
+}
+
+static void
+http_sse_start(struct http_stream *st)
+{
+	struct evkeyvalq	*hdr = evhttp_request_get_output_headers(st->req);
+	struct timeval		 tv = { HTTP_KEEPALIVE_SECONDS, 0 };
+
+	evhttp_add_header(hdr, "Content-Type", "text/event-stream");
+	evhttp_add_header(hdr, "Cache-Control", "no-cache");
+	if (st->session != NULL && st->kind != HTTP_STREAM_LEGACY &&
+	    session_id(st->session)[0] != '\0')
+		evhttp_add_header(hdr, "Mcp-Session-Id",
+		    session_id(st->session));
+	evhttp_send_reply_start(st->req, HTTP_OK, "OK");
+	st->mode = HTTP_MODE_SSE;
+	if (st->session != NULL && st->kind != HTTP_STREAM_LEGACY)
+		st->stream_no = session_next_stream(st->session);
+	if (st->kind != HTTP_STREAM_POST) {
+		st->keepalive = event_new(st->lh->relay->base, -1, EV_PERSIST,
+		    http_keepalive_cb, st);
+		evtimer_add(st->keepalive, &tv);
+	}
+}
+
+static void
+http_sse_send(struct http_stream *st, const char *event, const char *data,
+    size_t len)
+{
+	struct evbuffer	*buf;
+	char		 id[48];
+
+	buf = evbuffer_new();
+	if (st->stream_no != 0) {
+		st->seq++;
+		snprintf(id, sizeof id, "%" PRIu64 "-%" PRIu64, st->stream_no,
+		    st->seq);
+		session_replay_add(st->session, st->stream_no, st->seq, data);
+		sse_write_event(buf, event, id, data, len);
+	} else
+		sse_write_event(buf, event, NULL, data, len);
+	evhttp_send_reply_chunk(st->req, buf);
+	evbuffer_free(buf);
+}
+
+static void
+http_send_json(struct evhttp_request *req, int code, const char *reason,
+    struct json_object *body, struct session *s)
+{
+	struct evkeyvalq	*hdr = evhttp_request_get_output_headers(req);
+	struct evbuffer		*buf;
+	const char		*text;
+	size_t			 len;
+
+	buf = evbuffer_new();
+	evhttp_add_header(hdr, "Content-Type", "application/json");
+	if (s != NULL && session_id(s)[0] != '\0')
+		evhttp_add_header(hdr, "Mcp-Session-Id", session_id(s));
+	if (body != NULL) {
+		text = jsonrpc_to_string(body, &len);
+		evbuffer_add(buf, text, len);
+	}
+	evhttp_send_reply(req, code, reason, buf);
+	evbuffer_free(buf);
+}
+
+static int
+http_stream_write(struct client_stream *cs, struct json_object *msg,
+    int final)
+{
+	struct http_stream	*st = cs->owner;
+	const char		*text;
+	size_t			 len;
+
+	if (st->mode == HTTP_MODE_DONE)
+		return -1;
+	if (st->kind == HTTP_STREAM_POST && final &&
+	    st->mode == HTTP_MODE_PENDING) {
+		/* A plain result: one JSON body. */
+		if (msg == NULL)
+			evhttp_send_reply(st->req, HTTP_STATUS_ACCEPTED,
+			    "Accepted", NULL);
+		else
+			http_send_json(st->req, HTTP_OK, "OK", msg,
+			    st->session);
+		st->mode = HTTP_MODE_DONE;
+		http_stream_free(st);
+		return 0;
+	}
+	if (st->mode == HTTP_MODE_PENDING)
+		http_sse_start(st);
+	if (msg != NULL) {
+		text = jsonrpc_to_string(msg, &len);
+		http_sse_send(st, "message", text, len);
+	}
+	if (st->kind == HTTP_STREAM_POST && final)
+		http_stream_end(st);
+	return 0;
+}
+
+/* ---- checks ------------------------------------------------------------ */
+
+static int
+http_is_loopback_host(const char *host, size_t len)
+{
+	static const char *const names[] = { "localhost", "127.0.0.1",
+	    "[::1]", NULL };
+	int	i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strlen(names[i]) == len &&
+		    strncasecmp(host, names[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+/* "host" or "host:port" -> length of the host part. */
+static size_t
+http_host_part(const char *h)
+{
+	const char	*colon;
+
+	if (h[0] == '[') {
+		const char *end = strchr(h, ']');
+		return end != NULL ? (size_t)(end - h + 1) : strlen(h);
+	}
+	colon = strchr(h, ':');
+	return colon != NULL ? (size_t)(colon - h) : strlen(h);
+}
+
+/*
+ * DNS rebinding protection (required by the MCP spec for local servers):
+ * the Host must be a loopback name or the address we are bound to, and a
+ * browser's Origin must be a loopback origin or one the operator allowed.
+ */
+static int
+listen_http_allowed(struct listen_http *lh, struct evhttp_request *req,
+    const char **why)
+{
+	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
+	const struct config_listen *cl = &lh->relay->cfg->listen;
+	const char		*host, *origin, *p;
+	size_t			 i, n;
+
+	host = evhttp_find_header(in, "Host");
+	if (host != NULL) {
+		n = http_host_part(host);
+		if (!http_is_loopback_host(host, n) &&
+		    !(strlen(cl->http.host) == n &&
+		    strncasecmp(host, cl->http.host, n) == 0)) {
+			*why = "Host header is not a loopback name";
+			return 0;
+		}
+	}
+	if ((origin = evhttp_find_header(in, "Origin")) == NULL)
+		return 1;
+	for (i = 0; i < cl->nallowed_origins; i++)
+		if (strcasecmp(origin, cl->allowed_origins[i]) == 0)
+			return 1;
+	if (strncasecmp(origin, "http://", 7) == 0)
+		p = origin + 7;
+	else if (strncasecmp(origin, "https://", 8) == 0)
+		p = origin + 8;
+	else {
+		*why = "Origin is not allowed";
+		return 0;
+	}
+	if (http_is_loopback_host(p, http_host_part(p)))
+		return 1;
+	*why = "Origin is not allowed";
+	return 0;
+}
+
+static void
+http_error(struct evhttp_request *req, int status, const char *reason,
+    struct json_object *id, int code, const char *message)
+{
+	struct json_object	*err;
+
+	err = jsonrpc_error_new(id, code, message, NULL);
+	http_send_json(req, status, reason, err, NULL);
+	json_object_put(err);
+}
+
+/* ---- routing of paths -------------------------------------------------- */
+
+enum http_endpoint {
+	EP_NONE,
+	EP_MCP,		/* Streamable HTTP */
+	EP_SSE,		/* legacy: open the SSE stream */
+	EP_MESSAGES,	/* legacy: POST messages */
+};
+
+/* "/mcp", "/servers/NAME/mcp", "/sse", ... -> endpoint and server. */
+static enum http_endpoint
+http_parse_path(const char *path, char *server, size_t len)
+{
+	const char	*rest, *slash;
+
+	server[0] = '\0';
+	if (strcmp(path, "/mcp") == 0 || strcmp(path, "/mcp/") == 0)
+		return EP_MCP;
+	if (strcmp(path, "/sse") == 0)
+		return EP_SSE;
+	if (strcmp(path, "/messages") == 0 || strcmp(path, "/message") == 0)
+		return EP_MESSAGES;
+	if (strncmp(path, "/servers/", 9) != 0)
+		return EP_NONE;
+	rest = path + 9;
+	if ((slash = strchr(rest, '/')) == NULL || slash == rest ||
+	    (size_t)(slash - rest) >= len)
+		return EP_NONE;
+	memcpy(server, rest, (size_t)(slash - rest));
+	server[slash - rest] = '\0';
+	if (strcmp(slash, "/mcp") == 0)
+		return EP_MCP;
+	if (strcmp(slash, "/sse") == 0)
+		return EP_SSE;
+	if (strcmp(slash, "/messages") == 0)
+		return EP_MESSAGES;
+	return EP_NONE;
+}
+
+static int
+http_same_scope(struct session *s, const char *server)
+{
+	const char	*ss = session_server(s);
+
+	if (ss == NULL)
+		return server[0] == '\0';
+	return strcmp(ss, server) == 0;
+}
+
+/* ---- Streamable HTTP --------------------------------------------------- */
+
+static struct json_object *
+http_read_body(struct listen_http *lh, struct evhttp_request *req)
+{
+	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
+	struct json_object	*msg;
+	const char		*reason;
+	size_t			 len = evbuffer_get_length(in);
+	unsigned char		*data;
+
+	data = evbuffer_pullup(in, (ssize_t)len);
+	if ((msg = jsonrpc_parse((const char *)data, len, &reason)) == NULL) {
+		char	text[256];
+
+		lh->relay->counters.parse_errors++;
+		snprintf(text, sizeof text, "Parse error: %s", reason);
+		http_error(req, HTTP_BADREQUEST, "Bad Request", NULL,
+		    JSONRPC_PARSE_ERROR, text);
+	}
+	return msg;
+}
+
+/* Checks that need the message's kind; 0 when it may go on. */
+static int
+http_check_message(struct listen_http *lh, struct evhttp_request *req,
+    struct json_object *msg, enum jsonrpc_kind *kind)
+{
+	const char	*reason;
+
+	*kind = jsonrpc_classify(msg, &reason);
+	if (*kind == JSONRPC_BATCH) {
+		http_error(req, HTTP_BADREQUEST, "Bad Request", NULL,
+		    JSONRPC_INVALID_REQUEST, "Invalid Request: JSON-RPC "
+		    "batches are not supported (removed in MCP 2025-06-18)");
+		return -1;
+	}
+	if (*kind == JSONRPC_INVALID) {
+		char	text[256];
+
+		lh->relay->counters.invalid_requests++;
+		snprintf(text, sizeof text, "Invalid Request: %s", reason);
+		http_error(req, HTTP_BADREQUEST, "Bad Request",
+		    json_object_get_type(msg) == json_type_object ?
+		    jsonrpc_id(msg) : NULL, JSONRPC_INVALID_REQUEST, text);
+		return -1;
+	}
+	return 0;
+}
+
+static struct session *
+http_find_session(struct listen_http *lh, struct evhttp_request *req,
+    const char *server, struct json_object *id)
+{
+	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
+	const char		*sid, *version;
+	struct session		*s;
+
+	if ((sid = evhttp_find_header(in, "Mcp-Session-Id")) == NULL) {
+		http_error(req, HTTP_BADREQUEST, "Bad Request", id,
+		    JSONRPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id "
+		    "header is required (send initialize first)");
+		return NULL;
+	}
+	if ((s = sessions_find(lh->relay->sessions, sid)) == NULL ||
+	    !http_same_scope(s, server)) {
+		http_error(req, HTTP_NOTFOUND, "Not Found", id, -32001,
+		    "Session not found: it ended or never existed; "
+		    "initialize a new one");
+		return NULL;
+	}
+	version = evhttp_find_header(in, "MCP-Protocol-Version");
+	if (version != NULL && !session_protocol_supported(version)) {
+		char	text[160];
+
+		snprintf(text, sizeof text, "Bad Request: unsupported "
+		    "MCP-Protocol-Version '%.40s'", version);
+		http_error(req, HTTP_BADREQUEST, "Bad Request", id,
+		    JSONRPC_INVALID_REQUEST, text);
+		return NULL;
+	}
+	session_touch(s);
+	return s;
+}
+
+static void
+http_post(struct listen_http *lh, struct evhttp_request *req,
+    const char *server)
+{
+	struct json_object	*msg;
+	struct session		*s;
+	struct http_stream	*st;
+	enum jsonrpc_kind	 kind;
+	const char		*method;
+
+	if (server[0] != '\0' && router_find(lh->relay->router, server) ==
+	    NULL) {
+		http_error(req, HTTP_NOTFOUND, "Not Found", NULL, -32076,
+		    "unknown server");
+		return;
+	}
+	if ((msg = http_read_body(lh, req)) == NULL)
+		return;
+	if (http_check_message(lh, req, msg, &kind) == -1) {
+		json_object_put(msg);
+		return;
+	}
+	method = jsonrpc_method(msg);
+	if (kind == JSONRPC_REQUEST && strcmp(method, "initialize") == 0) {
+		s = session_new(lh->relay->sessions,
+		    server[0] != '\0' ? server : NULL, 1);
+	} else if ((s = http_find_session(lh, req, server,
+	    kind == JSONRPC_REQUEST ? jsonrpc_id(msg) : NULL)) == NULL) {
+		json_object_put(msg);
+		return;
+	}
+	if (kind != JSONRPC_REQUEST) {
+		/* Notifications and responses: accepted, nothing to say. */
+		session_handle(s, msg, NULL);
+		evhttp_send_reply(req, HTTP_STATUS_ACCEPTED, "Accepted", NULL);
+		json_object_put(msg);
+		return;
+	}
+	st = http_stream_new(lh, req, HTTP_STREAM_POST, s);
+	session_handle(s, msg, &st->cs);
+	json_object_put(msg);
+}
+
+struct http_replay {
+	struct http_stream	*st;
+};
+
+static void
+http_replay_cb(void *arg, uint64_t seq, const char *data)
+{
+	struct http_replay	*hr = arg;
+	struct evbuffer		*buf;
+	char			 id[48];
+
+	buf = evbuffer_new();
+	snprintf(id, sizeof id, "%" PRIu64 "-%" PRIu64, hr->st->stream_no,
+	    seq);
+	sse_write_event(buf, "message", id, data, strlen(data));
+	evhttp_send_reply_chunk(hr->st->req, buf);
+	evbuffer_free(buf);
+}
+
+/*
+ * GET opens the session's stream for server-initiated messages.  With
+ * Last-Event-ID the client resumes a stream it lost: what it missed is
+ * replayed from the session's buffer and the stream goes on under the same
+ * stream number.
+ */
+static void
+http_get(struct listen_http *lh, struct evhttp_request *req,
+    const char *server)
+{
+	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
+	const char		*accept, *last;
+	struct session		*s;
+	struct http_stream	*st, *old;
+	struct http_replay	 hr;
+	uint64_t		 stream_no = 0, seq = 0;
+
+	accept = evhttp_find_header(in, "Accept");
+	if (accept != NULL && strstr(accept, "text/event-stream") == NULL &&
+	    strstr(accept, "*/*") == NULL) {
+		http_error(req, HTTP_BADMETHOD, "Method Not Allowed", NULL,
+		    JSONRPC_INVALID_REQUEST, "GET needs Accept: "
+		    "text/event-stream");
+		return;
+	}
+	if ((s = http_find_session(lh, req, server, NULL)) == NULL)
+		return;
+	if ((last = evhttp_find_header(in, "Last-Event-ID")) != NULL &&
+	    sscanf(last, "%" SCNu64 "-%" SCNu64, &stream_no, &seq) != 2)
+		stream_no = 0;
+	/* One standalone stream per session: a new GET replaces the old. */
+	if (session_standalone(s) != NULL) {
+		old = session_standalone(s)->owner;
+		session_set_standalone(s, NULL);
+		http_stream_end(old);
+	}
+	st = http_stream_new(lh, req, HTTP_STREAM_GET, s);
+	http_sse_start(st);
+	if (stream_no != 0) {
+		st->stream_no = stream_no;
+		st->seq = seq;
+		hr.st = st;
+		if (session_replay(s, stream_no, seq, http_replay_cb, &hr) ==
+		    -1)
+			log_debug("session %s: events before %s are no longer "
+			    "buffered", session_id(s), last);
+		/* New events on this stream continue after the replayed. */
+		st->seq = seq + 100000;
+	}
+	session_set_standalone(s, &st->cs);
+}
+
+static void
+http_delete(struct listen_http *lh, struct evhttp_request *req,
+    const char *server)
+{
+	struct session		*s;
+	struct client_stream	*cs;
+
+	if ((s = http_find_session(lh, req, server, NULL)) == NULL)
+		return;
+	if ((cs = session_standalone(s)) != NULL) {
+		session_set_standalone(s, NULL);
+		http_stream_end(cs->owner);
+	}
+	session_close(s, "DELETE");
+	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+}
+
+/* ---- legacy HTTP+SSE (2024-11-05) -------------------------------------- */
+
+static void
+http_legacy_open(struct listen_http *lh, struct evhttp_request *req,
+    const char *server)
+{
+	struct session		*s;
+	struct http_stream	*st;
+	char			 endpoint[256];
+
+	s = session_new(lh->relay->sessions, server[0] != '\0' ? server :
+	    NULL, 1);
+	st = http_stream_new(lh, req, HTTP_STREAM_LEGACY, s);
+	http_sse_start(st);
+	if (server[0] != '\0')
+		snprintf(endpoint, sizeof endpoint,
+		    "/servers/%s/messages?sessionId=%s", server, session_id(s));
+	else
+		snprintf(endpoint, sizeof endpoint, "/messages?sessionId=%s",
+		    session_id(s));
+	http_sse_send(st, "endpoint", endpoint, strlen(endpoint));
+	session_set_standalone(s, &st->cs);
+}
+
+static void
+http_legacy_post(struct listen_http *lh, struct evhttp_request *req,
+    const char *server)
+{
+	struct evkeyvalq	 query;
+	const char		*sid;
+	struct session		*s = NULL;
+	struct json_object	*msg;
+	enum jsonrpc_kind	 kind;
+
+	TAILQ_INIT(&query);
+	evhttp_parse_query(evhttp_request_get_uri(req), &query);
+	if ((sid = evhttp_find_header(&query, "sessionId")) != NULL)
+		s = sessions_find(lh->relay->sessions, sid);
+	if (s == NULL || !http_same_scope(s, server) ||
+	    session_standalone(s) == NULL) {
+		evhttp_clear_headers(&query);
+		http_error(req, HTTP_NOTFOUND, "Not Found", NULL, -32001,
+		    "Session not found: open the SSE stream first");
+		return;
+	}
+	evhttp_clear_headers(&query);
+	if ((msg = http_read_body(lh, req)) == NULL)
+		return;
+	if (http_check_message(lh, req, msg, &kind) == -1) {
+		json_object_put(msg);
+		return;
+	}
+	/* Replies travel on the SSE stream; the POST only says "got it". */
+	evhttp_send_reply(req, HTTP_STATUS_ACCEPTED, "Accepted", NULL);
+	session_handle(s, msg, NULL);
+	json_object_put(msg);
+}
+
+/* ---- entry ------------------------------------------------------------- */
+
+static void
+listen_http_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct listen_http	*lh = arg;
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const char		*path, *why;
+	char			 server[128];
+	enum http_endpoint	 ep;
+	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
+
+	if (!listen_http_allowed(lh, req, &why)) {
+		log_info("http: refused a request: %s", why);
+		http_error(req, 403, "Forbidden", NULL, JSONRPC_INVALID_REQUEST,
+		    why);
+		return;
+	}
+	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	ep = http_parse_path(path != NULL ? path : "", server, sizeof server);
+	switch (ep) {
+	case EP_MCP:
+		if (cmd == EVHTTP_REQ_POST)
+			http_post(lh, req, server);
+		else if (cmd == EVHTTP_REQ_GET)
+			http_get(lh, req, server);
+		else if (cmd == EVHTTP_REQ_DELETE)
+			http_delete(lh, req, server);
+		else
+			http_error(req, HTTP_BADMETHOD, "Method Not Allowed",
+			    NULL, JSONRPC_INVALID_REQUEST,
+			    "use POST, GET or DELETE");
+		return;
+	case EP_SSE:
+		if (cmd != EVHTTP_REQ_GET)
+			break;
+		if (server[0] != '\0' &&
+		    router_find(lh->relay->router, server) == NULL)
+			break;
+		http_legacy_open(lh, req, server);
+		return;
+	case EP_MESSAGES:
+		if (cmd != EVHTTP_REQ_POST)
+			break;
+		http_legacy_post(lh, req, server);
+		return;
+	case EP_NONE:
+		break;
+	}
+	http_error(req, HTTP_NOTFOUND, "Not Found", NULL,
+	    JSONRPC_INVALID_REQUEST, "Not Found: MCP is served at /mcp and "
+	    "/servers/NAME/mcp (legacy SSE: /sse)");
+}
+
+struct listen_http *
+listen_http_new(struct relay *relay, const char *host, int port, int fd,
+    char *err, size_t errlen)
+{
+	struct listen_http	*lh;
+	const struct config_listen *cl = &relay->cfg->listen;
+	struct sockaddr_storage	 ss;
+	ev_socklen_t		 sl = sizeof ss;
+
+	lh = xcalloc(1, sizeof *lh);
+	lh->relay = relay;
+	lh->conns = lh_kptr_table_new(64, NULL);
+	lh->http = evhttp_new(relay->base);
+	evhttp_set_max_body_size(lh->http, (ev_ssize_t)cl->max_body_size);
+	evhttp_set_max_headers_size(lh->http,
+	    (ev_ssize_t)cl->max_header_size);
+	evhttp_set_timeout(lh->http, (int)(cl->idle_timeout > 0 ?
+	    cl->idle_timeout : 300));
+	evhttp_set_allowed_methods(lh->http, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
+	evhttp_set_gencb(lh->http, listen_http_request_cb, lh);
+	if (fd >= 0)
+		lh->bound = evhttp_accept_socket_with_handle(lh->http, fd);
+	else
+		lh->bound = evhttp_bind_socket_with_handle(lh->http, host,
+		    (ev_uint16_t)port);
+	if (lh->bound == NULL) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port,
+		    strerror(errno));
+		listen_http_free(lh);
+		return NULL;
+	}
+	if (getsockname(evhttp_bound_socket_get_fd(lh->bound),
+	    (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			lh->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			lh->port = ntohs(
+			    ((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	log_info("listening for MCP on http://%s%s%s:%d/mcp",
+	    strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+	    lh->port);
+	return lh;
+}
+
+int
+listen_http_port(const struct listen_http *lh)
+{
+	return lh->port;
+}
+
+void
+listen_http_free(struct listen_http *lh)
+{
+	if (lh == NULL)
+		return;
+	/* evhttp_free closes every connection, running our close cbs. */
+	if (lh->http != NULL)
+		evhttp_free(lh->http);
+	lh_table_free(lh->conns);
+	free(lh);
+}

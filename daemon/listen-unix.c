@@ -1,0 +1,765 @@
+/*
+ * The MCP listener on a Unix socket.  Set-up follows OpenSMTPD control.c
+ * (refuse a live socket, replace a stale one, bind under a umask); each
+ * connection is one session speaking NDJSON, and output limits make sure a
+ * client that stops reading can neither stall nor grow the daemon.
+ */
+#include "autoconf.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <json-c/json.h>
+
+#include "errors.h"
+#include "jsonrpc.h"
+#include "listen-unix.h"
+#include "log.h"
+#include "ndjson.h"
+#include "relay.h"
+#include "router.h"
+#include "session.h"
+#include "stream.h"
+#include "xmalloc.h"
+
+/* How long accepting pauses after accept() fails (EMFILE and the like). */
+#define LISTEN_UNIX_ACCEPT_PAUSE	1
+
+enum listen_unix_conn_state {
+	LISTEN_UNIX_CONN_OPEN,		/* reading and writing */
+	LISTEN_UNIX_CONN_PAUSED,	/* output over pause_output: not
+					   reading until it is all sent */
+	LISTEN_UNIX_CONN_FLUSHING,	/* client sent EOF: not reading;
+					   closed once its requests are
+					   answered and the output sent */
+	LISTEN_UNIX_CONN_DEAD,		/* nothing in or out; ev_free will
+					   free it from the event loop */
+};
+
+static const char *const listen_unix_conn_state_names[] = {
+	[LISTEN_UNIX_CONN_OPEN] = "open",
+	[LISTEN_UNIX_CONN_PAUSED] = "paused",
+	[LISTEN_UNIX_CONN_FLUSHING] = "flushing",
+	[LISTEN_UNIX_CONN_DEAD] = "dead",
+};
+
+struct listen_unix_conn {
+	struct listen_unix		*listener;
+	uint64_t			 id;
+	enum listen_unix_conn_state	 state;
+	const char			*why;	/* why it is closing */
+	pid_t				 pid;	/* peer; -1 if unknown */
+	uid_t				 uid;	/* (uid_t)-1 if unknown */
+	struct bufferevent		*bev;
+	struct ndjson_reader		*reader;
+	uint64_t			 lines;	/* messages read so far */
+	struct client_stream		 stream;
+	struct session			*session; /* from the first message */
+	/* Freeing is deferred: a write that overflows happens deep inside
+	 * the session layer, which must not see its stream vanish. */
+	struct event			*ev_free;
+	TAILQ_ENTRY(listen_unix_conn)	 entry;
+};
+
+struct listen_unix {
+	struct relay			*relay;
+	char				*path;
+	int				 created;  /* we bound path */
+	dev_t				 dev;	   /* and this is it */
+	ino_t				 ino;
+	struct evconnlistener		*evl;
+	struct event			*ev_resume;
+	struct listen_unix_limits	 limits;
+	struct listen_unix_counters	 counters;
+	uint64_t			 next_id;
+	unsigned			 refusing; /* refused since the last
+						      connection closed */
+	TAILQ_HEAD(, listen_unix_conn)	 conns;
+};
+
+/* Everything the client asked for before EOF has been sent. */
+static int
+listen_unix_conn_flushed(struct listen_unix_conn *c)
+{
+	return TAILQ_EMPTY(&c->stream.requests) &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+}
+
+static void
+listen_unix_conn_set_state(struct listen_unix_conn *c,
+    enum listen_unix_conn_state state, const char *why)
+{
+	if (c->state == state || c->state == LISTEN_UNIX_CONN_DEAD)
+		return;
+	log_debug("unix conn %llu: %s -> %s: %s", (unsigned long long)c->id,
+	    listen_unix_conn_state_names[c->state],
+	    listen_unix_conn_state_names[state], why);
+	c->state = state;
+	switch (state) {
+	case LISTEN_UNIX_CONN_OPEN:
+		bufferevent_enable(c->bev, EV_READ);
+		break;
+	case LISTEN_UNIX_CONN_PAUSED:
+		bufferevent_disable(c->bev, EV_READ);
+		break;
+	case LISTEN_UNIX_CONN_FLUSHING:
+		c->why = why;
+		bufferevent_disable(c->bev, EV_READ);
+		if (listen_unix_conn_flushed(c))
+			listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_DEAD,
+			    why);
+		break;
+	case LISTEN_UNIX_CONN_DEAD:
+		c->why = why;
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		event_active(c->ev_free, 0, 0);
+		break;
+	}
+}
+
+/* Queue one message; the output limits are enforced here. */
+static int
+listen_unix_conn_send(struct listen_unix_conn *c, struct json_object *msg)
+{
+	struct listen_unix	*l = c->listener;
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	const char		*json;
+	size_t			 len, queued;
+
+	if (c->state == LISTEN_UNIX_CONN_DEAD)
+		return -1;
+	json = jsonrpc_to_string(msg, &len);
+	if (ndjson_write(out, json, len) == -1) {
+		log_warnx("unix conn %llu: cannot queue a %zu-byte message",
+		    (unsigned long long)c->id, len);
+		return -1;
+	}
+	queued = evbuffer_get_length(out);
+	if (queued > l->limits.max_output) {
+		log_warnx("unix conn %llu (pid %ld uid %ld): dropped: client "
+		    "is not reading, %zu bytes unsent (max %zu)",
+		    (unsigned long long)c->id, (long)c->pid, (long)c->uid,
+		    queued, l->limits.max_output);
+		l->counters.dropped++;
+		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_DEAD,
+		    "client not reading");
+		return -1;
+	}
+	if (queued > l->limits.pause_output &&
+	    c->state == LISTEN_UNIX_CONN_OPEN)
+		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_PAUSED,
+		    "output backlog");
+	return 0;
+}
+
+/* A cancelled request ends with a NULL msg: no reply, but it is over. */
+static int
+listen_unix_stream_write(struct client_stream *s, struct json_object *msg,
+    int final)
+{
+	struct listen_unix_conn	*c = s->owner;
+
+	if (msg != NULL)
+		return listen_unix_conn_send(c, msg);
+	if (c->state == LISTEN_UNIX_CONN_FLUSHING &&
+	    listen_unix_conn_flushed(c))
+		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_DEAD, c->why);
+	return 0;
+}
+
+static const struct client_stream_ops listen_unix_stream_ops = {
+	.write = listen_unix_stream_write,
+};
+
+/* An error about a message the session layer never saw. */
+static void
+listen_unix_conn_error(struct listen_unix_conn *c, struct json_object *id,
+    int code, const char *message)
+{
+	struct json_object	*reply;
+
+	reply = jsonrpc_error_new(id, code, message, NULL);
+	listen_unix_conn_send(c, reply);
+	json_object_put(reply);
+}
+
+static void
+listen_unix_conn_open_session(struct listen_unix_conn *c, const char *server)
+{
+	c->session = session_new(c->listener->relay->sessions, server, 0);
+	session_set_standalone(c->session, &c->stream);
+}
+
+static int
+listen_unix_server_exists(struct listen_unix *l, const char *name)
+{
+	return router_find(l->relay->router, name) != NULL;
+}
+
+/*
+ * The scope preamble: the session serves one server.  A bad or unknown
+ * name ends the connection, since the client asked for something specific
+ * and would otherwise get the aggregate without noticing.
+ */
+static void
+listen_unix_conn_scope(struct listen_unix_conn *c, struct json_object *msg)
+{
+	struct json_object	*params, *server;
+	const char		*name;
+	char			 text[256];
+
+	params = jsonrpc_params(msg);
+	if (params == NULL ||
+	    !json_object_object_get_ex(params, "server", &server) ||
+	    !json_object_is_type(server, json_type_string)) {
+		listen_unix_conn_error(c, NULL, JSONRPC_INVALID_PARAMS,
+		    LISTEN_UNIX_SCOPE_METHOD " needs a string params.server");
+		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_FLUSHING,
+		    "bad scope preamble");
+		return;
+	}
+	name = json_object_get_string(server);
+	if (!listen_unix_server_exists(c->listener, name)) {
+		snprintf(text, sizeof text, "unknown server '%s'", name);
+		listen_unix_conn_error(c, NULL, RELAY_ERR_DISABLED, text);
+		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_FLUSHING,
+		    "unknown server in scope preamble");
+		return;
+	}
+	listen_unix_conn_open_session(c, name);
+	log_debug("unix conn %llu: scoped to server %s",
+	    (unsigned long long)c->id, name);
+}
+
+static int
+listen_unix_is_scope(struct json_object *msg, enum jsonrpc_kind kind)
+{
+	const char	*method = jsonrpc_method(msg);
+
+	return kind == JSONRPC_NOTIFICATION &&
+	    strcmp(method, LISTEN_UNIX_SCOPE_METHOD) == 0;
+}
+
+static void
+listen_unix_conn_line(struct listen_unix_conn *c, const char *line,
+    size_t len)
+{
+	struct relay_counters	*counters = &c->listener->relay->counters;
+	struct json_object	*msg;
+	enum jsonrpc_kind	 kind;
+	const char		*reason = NULL;
+
+	if ((msg = jsonrpc_parse(line, len, &reason)) == NULL) {
+		counters->parse_errors++;
+		listen_unix_conn_error(c, NULL, JSONRPC_PARSE_ERROR, reason);
+		return;
+	}
+	kind = jsonrpc_classify(msg, &reason);
+	if (kind == JSONRPC_BATCH || kind == JSONRPC_INVALID) {
+		counters->invalid_requests++;
+		listen_unix_conn_error(c, jsonrpc_id(msg),
+		    JSONRPC_INVALID_REQUEST, kind == JSONRPC_BATCH ?
+		    "batches are not supported" : reason);
+	} else if (c->lines == 1 && listen_unix_is_scope(msg, kind))
+		listen_unix_conn_scope(c, msg);
+	else {
+		if (c->session == NULL)
+			listen_unix_conn_open_session(c, NULL);
+		session_handle(c->session, msg, &c->stream);
+	}
+	json_object_put(msg);
+}
+
+/* Handle buffered lines until none is left or the connection pauses. */
+static void
+listen_unix_conn_read(struct listen_unix_conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	char		*line;
+	size_t		 len;
+
+	while (c->state == LISTEN_UNIX_CONN_OPEN) {
+		switch (ndjson_reader_next(c->reader, in, &line, &len)) {
+		case NDJSON_LINE:
+			c->lines++;
+			listen_unix_conn_line(c, line, len);
+			free(line);
+			break;
+		case NDJSON_TOO_LONG:
+			c->lines++;
+			c->listener->relay->counters.invalid_requests++;
+			listen_unix_conn_error(c, NULL,
+			    JSONRPC_INVALID_REQUEST, "message too long");
+			break;
+		case NDJSON_NEED_MORE:
+			return;
+		}
+	}
+}
+
+/* The output is all sent (the write low-watermark is 0). */
+static void
+listen_unix_conn_drained(struct listen_unix_conn *c)
+{
+	switch (c->state) {
+	case LISTEN_UNIX_CONN_PAUSED:
+		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_OPEN,
+		    "output sent");
+		listen_unix_conn_read(c);
+		break;
+	case LISTEN_UNIX_CONN_FLUSHING:
+		if (listen_unix_conn_flushed(c))
+			listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_DEAD,
+			    c->why);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+listen_unix_read_cb(struct bufferevent *bev, void *arg)
+{
+	listen_unix_conn_read(arg);
+}
+
+static void
+listen_unix_write_cb(struct bufferevent *bev, void *arg)
+{
+	listen_unix_conn_drained(arg);
+}
+
+/*
+ * EOF: the client may only have closed its sending side, so the replies to
+ * what it sent still go out ("printf request | nc -U" works); then the
+ * session ends.  Requests end within their deadline, so this is bounded.
+ */
+static void
+listen_unix_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct listen_unix_conn	*c = arg;
+
+	if (what & BEV_EVENT_EOF)
+		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_FLUSHING,
+		    "client disconnected");
+	else if (what & BEV_EVENT_ERROR) {
+		log_debug("unix conn %llu: %s", (unsigned long long)c->id,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_DEAD,
+		    "client connection lost");
+	}
+}
+
+static void
+listen_unix_conn_free(struct listen_unix_conn *c, const char *why)
+{
+	struct listen_unix	*l = c->listener;
+
+	/* Whatever session_close() still writes is refused. */
+	c->state = LISTEN_UNIX_CONN_DEAD;
+	TAILQ_REMOVE(&l->conns, c, entry);
+	l->counters.open--;
+	client_stream_closed(&c->stream);
+	if (c->session != NULL)
+		session_close(c->session, why);
+	event_free(c->ev_free);
+	bufferevent_free(c->bev);
+	ndjson_reader_free(c->reader);
+	free(c);
+}
+
+static void
+listen_unix_conn_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listen_unix_conn	*c = arg;
+	struct listen_unix	*l = c->listener;
+
+	listen_unix_conn_free(c, c->why);
+	if (l->refusing > 0) {
+		log_info("unix: %s: accepting connections again (%u refused)",
+		    l->path, l->refusing);
+		l->refusing = 0;
+	}
+}
+
+static void
+listen_unix_conn_peer(struct listen_unix_conn *c, int fd)
+{
+#ifdef SO_PEERCRED
+	struct ucred	cred;
+	socklen_t	len = sizeof cred;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		c->pid = cred.pid;
+		c->uid = cred.uid;
+	}
+#else
+	gid_t		gid;
+
+	(void)getpeereid(fd, &c->uid, &gid);
+#endif
+}
+
+static void
+listen_unix_conn_new(struct listen_unix *l, int fd)
+{
+	struct listen_unix_conn	*c;
+	struct event_base	*base = l->relay->base;
+
+	c = xcalloc(1, sizeof *c);
+	c->listener = l;
+	c->id = ++l->next_id;
+	c->state = LISTEN_UNIX_CONN_OPEN;
+	c->pid = -1;
+	c->uid = (uid_t)-1;
+	listen_unix_conn_peer(c, fd);
+	if ((c->bev = bufferevent_socket_new(base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		log_warnx("unix: %s: cannot set up a connection", l->path);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->reader = ndjson_reader_new(l->limits.max_line);
+	if ((c->ev_free = event_new(base, -1, 0, listen_unix_conn_free_cb,
+	    c)) == NULL)
+		fatalx("unix: event_new failed");
+	client_stream_init(&c->stream, &listen_unix_stream_ops, c);
+	bufferevent_setcb(c->bev, listen_unix_read_cb, listen_unix_write_cb,
+	    listen_unix_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&l->conns, c, entry);
+	l->counters.open++;
+	l->counters.accepted++;
+	log_debug("unix client pid=%ld uid=%ld (conn %llu)", (long)c->pid,
+	    (long)c->uid, (unsigned long long)c->id);
+}
+
+static void
+listen_unix_accept(struct listen_unix *l, int fd)
+{
+	if (l->counters.open >= l->limits.max_conns) {
+		if (l->refusing++ == 0)
+			log_warnx("unix: %s: refusing connections: %u open "
+			    "(max %u)", l->path, l->counters.open,
+			    l->limits.max_conns);
+		l->counters.refused++;
+		close(fd);
+		return;
+	}
+	listen_unix_conn_new(l, fd);
+}
+
+static void
+listen_unix_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	listen_unix_accept(arg, fd);
+}
+
+/* Out of descriptors, say: retrying at once would spin, so pause. */
+static void
+listen_unix_accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+	struct listen_unix	*l = arg;
+	struct timeval		 tv = { LISTEN_UNIX_ACCEPT_PAUSE, 0 };
+
+	log_warnx("unix: %s: accept: %s; pausing for %ds", l->path,
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
+	    LISTEN_UNIX_ACCEPT_PAUSE);
+	evconnlistener_disable(l->evl);
+	evtimer_add(l->ev_resume, &tv);
+}
+
+static void
+listen_unix_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listen_unix	*l = arg;
+
+	evconnlistener_enable(l->evl);
+}
+
+/*
+ * Is someone listening on path?  Returns 0 when the path is free (absent,
+ * or a stale socket now unlinked), -1 when it is live or not ours to take.
+ */
+static int
+listen_unix_claim(const struct sockaddr_un *sun, char *errbuf,
+    size_t errlen)
+{
+	const char	*path = sun->sun_path;
+	struct stat	 st;
+	int		 fd, rc, saved;
+
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(errbuf, errlen, "%s exists and is not a socket",
+		    path);
+		return -1;
+	}
+	/* Non-blocking: a live daemon with a full backlog says EAGAIN. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		snprintf(errbuf, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof *sun);
+	saved = errno;
+	close(fd);
+	if (rc == 0 || saved == EAGAIN) {
+		snprintf(errbuf, errlen, "%s is in use: another mcprelayd is "
+		    "listening on it", path);
+		return -1;
+	}
+	if (saved != ECONNREFUSED) {
+		snprintf(errbuf, errlen, "%s: connect: %s", path,
+		    strerror(saved));
+		return -1;
+	}
+	if (unlink(path) == -1 && errno != ENOENT) {
+		snprintf(errbuf, errlen, "%s: cannot remove stale socket: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	log_info("unix: removed stale socket %s", path);
+	return 0;
+}
+
+/* Only the last component: a missing /run or $XDG_RUNTIME_DIR is wrong. */
+static int
+listen_unix_mkdir_parent(const char *path, char *errbuf, size_t errlen)
+{
+	char	*dir, *slash;
+	int	 rc = 0;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+			snprintf(errbuf, errlen, "mkdir %s: %s", dir,
+			    strerror(errno));
+			rc = -1;
+		}
+	}
+	free(dir);
+	return rc;
+}
+
+/* Group first, then mode: the socket is never open to the wrong group. */
+static int
+listen_unix_set_owner(const char *path, mode_t mode, const char *group,
+    char *errbuf, size_t errlen)
+{
+	struct group	*gr;
+
+	if (group != NULL && *group != '\0') {
+		if ((gr = getgrnam(group)) == NULL) {
+			snprintf(errbuf, errlen, "%s: unknown group '%s'",
+			    path, group);
+			return -1;
+		}
+		if (chown(path, (uid_t)-1, gr->gr_gid) == -1) {
+			snprintf(errbuf, errlen, "chown %s to group %s: %s",
+			    path, group, strerror(errno));
+			return -1;
+		}
+	}
+	if (chmod(path, mode) == -1) {
+		snprintf(errbuf, errlen, "chmod %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+listen_unix_bind(struct listen_unix *l, mode_t mode, const char *group,
+    char *errbuf, size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	mode_t			 old_umask;
+	int			 fd, rc;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(l->path) >= sizeof sun.sun_path) {
+		snprintf(errbuf, errlen, "%s: socket path too long (max %zu)",
+		    l->path, sizeof sun.sun_path - 1);
+		return -1;
+	}
+	strcpy(sun.sun_path, l->path);
+	if (listen_unix_mkdir_parent(l->path, errbuf, errlen) == -1 ||
+	    listen_unix_claim(&sun, errbuf, errlen) == -1)
+		return -1;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		snprintf(errbuf, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* Born 0600, widened to mode only once the group is right. */
+	old_umask = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old_umask);
+	if (rc == -1) {
+		snprintf(errbuf, errlen, "bind %s: %s", l->path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (listen_unix_set_owner(l->path, mode, group, errbuf, errlen) == -1)
+		goto fail;
+	if (lstat(l->path, &st) == -1) {
+		snprintf(errbuf, errlen, "%s: %s", l->path, strerror(errno));
+		goto fail;
+	}
+	l->created = 1;
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	return fd;
+
+fail:
+	unlink(l->path);
+	close(fd);
+	return -1;
+}
+
+/* A socket-activated fd must be a listening Unix stream socket. */
+static int
+listen_unix_adopt(struct listen_unix *l, int fd, char *errbuf,
+    size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof ss;
+	int			 type = 0, listening = 0;
+	socklen_t		 len = sizeof type, llen = sizeof listening;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+	    &llen) == -1) {
+		snprintf(errbuf, errlen, "%s: inherited fd %d: %s", l->path,
+		    fd, strerror(errno));
+		return -1;
+	}
+	if (ss.ss_family != AF_UNIX || type != SOCK_STREAM || !listening) {
+		snprintf(errbuf, errlen, "%s: inherited fd %d is not a "
+		    "listening Unix stream socket", l->path, fd);
+		return -1;
+	}
+	if (evutil_make_socket_nonblocking(fd) == -1 ||
+	    evutil_make_socket_closeonexec(fd) == -1) {
+		snprintf(errbuf, errlen, "%s: inherited fd %d: fcntl failed",
+		    l->path, fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct listen_unix *
+listen_unix_new(struct relay *relay, const char *path, mode_t mode,
+    const char *group, int inherited_fd, char *errbuf, size_t errlen)
+{
+	struct listen_unix	*l;
+	int			 fd;
+
+	l = xcalloc(1, sizeof *l);
+	l->relay = relay;
+	l->path = xstrdup(path);
+	l->limits.max_conns = LISTEN_UNIX_MAX_CONNS;
+	l->limits.max_line = LISTEN_UNIX_MAX_LINE;
+	l->limits.pause_output = LISTEN_UNIX_PAUSE_OUTPUT;
+	l->limits.max_output = LISTEN_UNIX_MAX_OUTPUT;
+	TAILQ_INIT(&l->conns);
+	if (errlen > 0)
+		errbuf[0] = '\0';
+
+	if (inherited_fd != -1)
+		fd = listen_unix_adopt(l, inherited_fd, errbuf, errlen);
+	else
+		fd = listen_unix_bind(l, mode, group, errbuf, errlen);
+	if (fd == -1) {
+		if (inherited_fd != -1)
+			close(inherited_fd);
+		listen_unix_free(l);
+		return NULL;
+	}
+	/* Backlog 0: an inherited socket is listening already. */
+	l->evl = evconnlistener_new(relay->base, listen_unix_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	    inherited_fd != -1 ? 0 : -1, fd);
+	if (l->evl == NULL) {
+		snprintf(errbuf, errlen, "listen %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		listen_unix_free(l);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(l->evl, listen_unix_accept_error_cb);
+	if ((l->ev_resume = evtimer_new(relay->base, listen_unix_resume_cb,
+	    l)) == NULL)
+		fatalx("unix: evtimer_new failed");
+	log_info("unix: listening on %s%s", path,
+	    inherited_fd != -1 ? " (socket activation)" : "");
+	return l;
+}
+
+void
+listen_unix_free(struct listen_unix *l)
+{
+	struct listen_unix_conn	*c;
+	struct stat		 st;
+
+	if (l == NULL)
+		return;
+	while ((c = TAILQ_FIRST(&l->conns)) != NULL)
+		listen_unix_conn_free(c, "listener closed");
+	if (l->evl != NULL)
+		evconnlistener_free(l->evl);
+	if (l->ev_resume != NULL)
+		event_free(l->ev_resume);
+	/* Only the file we bound: another daemon may own the path now. */
+	if (l->created && lstat(l->path, &st) == 0 && st.st_dev == l->dev &&
+	    st.st_ino == l->ino)
+		unlink(l->path);
+	free(l->path);
+	free(l);
+}
+
+void
+listen_unix_set_limits(struct listen_unix *l,
+    const struct listen_unix_limits *limits)
+{
+	l->limits = *limits;
+}
+
+const struct listen_unix_counters *
+listen_unix_counters(const struct listen_unix *l)
+{
+	return &l->counters;
+}
+
+const char *
+listen_unix_path(const struct listen_unix *l)
+{
+	return l->path;
+}

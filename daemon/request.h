@@ -1,0 +1,75 @@
+/*
+ * One client request on its way to an upstream and back.  Created by the
+ * session layer, owned by whoever holds it now (router wait list, handler
+ * queue or in-flight list), and freed in exactly one place: request_finish()
+ * once its reply or error has been written.
+ */
+#ifndef MCPRELAY_REQUEST_H
+#define MCPRELAY_REQUEST_H
+
+#include <stdint.h>
+#include "compat-queue.h"
+
+#include <event2/event.h>
+
+struct json_object;
+struct client_stream;
+struct handler;
+struct router;
+struct session;
+
+enum request_where {
+	REQUEST_NEW,		/* not yet routed */
+	REQUEST_WAITING,	/* router: waiting for lists */
+	REQUEST_QUEUED,		/* handler: waiting for READY */
+	REQUEST_INFLIGHT,	/* handler: sent upstream */
+};
+
+struct request {
+	struct session		*session;	/* NULL for stateless */
+	TAILQ_ENTRY(request)	 session_entry;
+	struct client_stream	*stream;	/* NULL once detached */
+	TAILQ_ENTRY(request)	 stream_entry;
+
+	struct json_object	*msg;		/* the client's request */
+	struct json_object	*client_id;	/* copy of the client's id */
+	char			*method;
+	struct json_object	*client_progress; /* client's token or NULL */
+
+	struct router		*router;	/* set when dispatched */
+	char			*scope;		/* server name or NULL */
+	enum request_where	 where;
+	struct handler		*handler;	/* target, once routed */
+	TAILQ_ENTRY(request)	 entry;		/* on a queue or in flight */
+	int64_t			 upstream_id;
+	int			 sent;		/* written to the upstream */
+	int			 attempts;
+	int			 retry_safe;	/* may be sent again */
+	char			*tool;		/* upstream tool name */
+	double			 started;	/* monotonic seconds */
+
+	struct event		*timer;		/* deadline or queue timeout */
+
+	/* Aggregate lists: how many servers still have to answer. */
+	int			 waiting_for;
+	TAILQ_ENTRY(request)	 wait_entry;
+};
+
+TAILQ_HEAD(request_list, request);
+
+struct request	*request_new(struct session *, struct client_stream *,
+		    struct json_object *msg);
+/*
+ * Write the final reply (takes ownership of reply; NULL for none, as for a
+ * cancelled request) and free the request.
+ */
+void		 request_finish(struct request *, struct json_object *reply);
+/* Reply with an error built from code/message/data (data taken). */
+void		 request_fail(struct request *, int code, const char *message,
+		    struct json_object *data);
+/* Send a message that belongs to the request but does not end it. */
+void		 request_notify(struct request *, struct json_object *msg);
+void		 request_detach_stream(struct request *);
+void		 request_cancel_timer(struct request *);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * Routing: which server a request goes to.  The aggregate endpoint merges
+ * every server's tools, prompts and resources (renaming clashes to
+ * SERVER__NAME), routes calls to the owner, answers lists from the
+ * handlers' caches and falls back to another server while a breaker is
+ * open.  A per-server endpoint passes everything to its one server.
+ */
+#ifndef MCPRELAY_ROUTER_H
+#define MCPRELAY_ROUTER_H
+
+struct config;
+struct handler;
+struct json_object;
+struct relay;
+struct request;
+struct router;
+struct session;
+
+struct router	*router_new(struct relay *);
+void		 router_free(struct router *);
+/* Create, keep, restart or remove handlers to match cfg (start-up and
+ * reload); servers whose settings did not change keep their connection. */
+void		 router_apply_config(struct router *, const struct config *);
+struct handler	*router_find(struct router *, const char *name);
+unsigned	 router_count(const struct router *);
+unsigned	 router_ready_count(const struct router *);
+struct handler	*router_at(struct router *, unsigned i);
+/* Graceful stop of every upstream; true once all have stopped. */
+void		 router_stop_all(struct router *);
+int		 router_all_stopped(const struct router *);
+/* A session ended: stop the upstreams it had to itself (per_client). */
+void		 router_session_closed(struct router *, struct session *);
+
+/* Takes the request; scope is a server name or NULL for the aggregate. */
+void		 router_dispatch(struct router *, struct request *,
+		    const char *scope);
+/* r leaves the router or its handler without a reply (client gone). */
+void		 router_forget(struct router *, struct request *);
+/* The client cancelled r: tell its upstream and end it without a reply. */
+void		 router_cancel(struct router *, struct request *,
+		    struct json_object *params);
+/* A client notification for every server in scope. */
+void		 router_broadcast_notification(struct router *,
+		    const char *scope, struct json_object *msg);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * Client sessions.  A legacy (2025-03-26 .. 2025-11-25) client gets a
+ * session on initialize: an id, its protocol version and capabilities, what
+ * it subscribed to, its log level, a standalone stream for server-initiated
+ * messages and a bounded replay buffer.  Listeners hand every message from
+ * a client to session_handle(); what is not answered here goes to the
+ * router.
+ */
+#ifndef MCPRELAY_SESSION_H
+#define MCPRELAY_SESSION_H
+
+#include <stdint.h>
+#include "compat-queue.h"
+
+struct json_object;
+struct client_stream;
+struct handler;
+struct relay;
+struct request;
+struct session;
+struct sessions;
+
+#define SESSION_ID_LEN	32	/* hex characters: 128 random bits */
+
+/* Protocol revisions a legacy client may ask for, newest first. */
+extern const char *const session_protocol_versions[];
+int		 session_protocol_supported(const char *version);
+
+struct sessions	*sessions_new(struct relay *);
+void		 sessions_free(struct sessions *);
+struct session	*sessions_find(struct sessions *, const char *id);
+unsigned	 sessions_count(const struct sessions *);
+/* Calls fn for every session; fn must not free sessions. */
+void		 sessions_foreach(struct sessions *,
+		    void (*fn)(struct session *, void *), void *arg);
+
+/*
+ * A new session scoped to one server (server != NULL) or the aggregate.
+ * with_id: the session gets an Mcp-Session-Id (HTTP); Unix connections and
+ * legacy SSE streams are sessions too.
+ */
+struct session	*session_new(struct sessions *, const char *server,
+		    int with_id);
+/* End the session: fail nothing, detach its requests, free it. */
+void		 session_close(struct session *, const char *why);
+const char	*session_id(const struct session *);
+const char	*session_server(const struct session *);
+const char	*session_protocol_version(const struct session *);
+int		 session_initialized(const struct session *);
+/* Does the client declare this capability ("sampling", "roots", ...)? */
+int		 session_has_capability(const struct session *, const char *);
+void		 session_touch(struct session *);
+
+/*
+ * One message from the client.  stream is where replies for a request go
+ * (the POST's stream, or NULL to use the standalone stream).  Returns 0, or
+ * -1 when the message was invalid and an error was written to stream.
+ */
+void		 session_handle(struct session *, struct json_object *msg,
+		    struct client_stream *stream);
+
+/* The standalone stream: GET (HTTP), the legacy SSE stream, a Unix conn. */
+void		 session_set_standalone(struct session *, struct client_stream *);
+struct client_stream *session_standalone(struct session *);
+/* A message not tied to an open request stream. */
+void		 session_deliver(struct session *, struct json_object *msg);
+
+/* SSE event ids and the replay buffer for Last-Event-ID. */
+uint64_t	 session_next_stream(struct session *);
+void		 session_replay_add(struct session *, uint64_t stream,
+		    uint64_t seq, const char *data);
+/* Calls fn for each buffered event of stream after seq; -1 if lost. */
+int		 session_replay(struct session *, uint64_t stream, uint64_t seq,
+		    void (*fn)(void *, uint64_t, const char *), void *arg);
+
+/* From the request layer. */
+void		 session_request_started(struct session *, struct request *);
+void		 session_request_done(struct session *, struct request *,
+		    struct json_object *reply);
+
+/* From the router: messages from upstreams for this session. */
+int		 session_wants_log(const struct session *, const char *level);
+int		 session_subscribed(const struct session *, const char *uri);
+void		 session_forward_server_request(struct session *,
+		    struct handler *, struct json_object *msg,
+		    struct request *related);
+/* A handler is going away: drop its pending server requests. */
+void		 session_forget_handler(struct session *, struct handler *);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * A client stream is where messages for a client go: the SSE or JSON reply
+ * of one HTTP POST, a session's GET stream, a legacy SSE stream or a Unix
+ * socket connection.  Listeners implement it; sessions and requests only
+ * write to it, so nothing below the session layer knows about transports.
+ */
+#ifndef MCPRELAY_STREAM_H
+#define MCPRELAY_STREAM_H
+
+#include "compat-queue.h"
+
+struct json_object;
+struct request;
+
+struct client_stream;
+
+struct client_stream_ops {
+	/* Write one message.  `final` marks the response that completes
+	 * the POST this stream belongs to; streams that outlive a request
+	 * (GET, Unix, legacy SSE) ignore it.  msg NULL with final set means
+	 * "done, nothing to send" (a cancelled request).  Returns -1 if
+	 * gone. */
+	int	(*write)(struct client_stream *, struct json_object *msg,
+		    int final);
+};
+
+struct client_stream {
+	const struct client_stream_ops	*ops;
+	void				*owner;
+	/* Requests answering on this stream; detached when it closes. */
+	TAILQ_HEAD(, request)		 requests;
+};
+
+void	client_stream_init(struct client_stream *,
+	    const struct client_stream_ops *, void *owner);
+/* The transport under the stream went away: detach its requests. */
+void	client_stream_closed(struct client_stream *);
+int	client_stream_write(struct client_stream *, struct json_object *,
+	    int final);
+
+#endif

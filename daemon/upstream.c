@@ -1,0 +1,114 @@
+/*
+ * The transport-neutral half of daemon/upstream.h: dispatch through each
+ * transport's operations, so the handler never knows which one it drives.
+ */
+#include "autoconf.h"
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "upstream.h"
+#include "xmalloc.h"
+
+static const char *const upstream_close_reason_names[] = {
+	[UPSTREAM_CLOSE_REQUESTED] = "requested",
+	[UPSTREAM_CLOSE_EXITED] = "exited",
+	[UPSTREAM_CLOSE_SPAWN_FAILED] = "spawn-failed",
+	[UPSTREAM_CLOSE_IO_ERROR] = "io-error",
+	[UPSTREAM_CLOSE_PROTOCOL] = "protocol",
+};
+
+const char *
+upstream_close_reason_name(enum upstream_close_reason reason)
+{
+	if ((unsigned)reason >= sizeof upstream_close_reason_names /
+	    sizeof upstream_close_reason_names[0])
+		return "unknown";
+	return upstream_close_reason_names[reason];
+}
+
+void
+upstream_init(struct upstream *u, const struct upstream_ops *ops,
+    const char *name, const struct upstream_event_cbs *cbs, void *cbarg)
+{
+	u->ops = ops;
+	u->name = xstrdup(name != NULL ? name : "(unnamed)");
+	u->cbs = *cbs;
+	u->cbarg = cbarg;
+}
+
+void
+upstream_fini(struct upstream *u)
+{
+	free(u->name);
+	u->name = NULL;
+}
+
+int
+upstream_start(struct upstream *u)
+{
+	return u->ops->start(u);
+}
+
+int
+upstream_send(struct upstream *u, const char *json, size_t len)
+{
+	return u->ops->send(u, json, len);
+}
+
+void
+upstream_close(struct upstream *u)
+{
+	u->ops->close(u);
+}
+
+void
+upstream_free(struct upstream *u)
+{
+	if (u != NULL)
+		u->ops->free(u);
+}
+
+const char *
+upstream_name(const struct upstream *u)
+{
+	return u->name;
+}
+
+const char *
+upstream_kind(const struct upstream *u)
+{
+	return u->ops->kind;
+}
+
+pid_t
+upstream_pid(const struct upstream *u)
+{
+	if (u->ops->pid == NULL)
+		return -1;
+	return u->ops->pid(u);
+}
+
+void
+upstream_emit_ready(struct upstream *u)
+{
+	if (u->cbs.ready != NULL)
+		u->cbs.ready(u->cbarg);
+}
+
+void
+upstream_emit_message(struct upstream *u, const char *json, size_t len)
+{
+	if (u->cbs.message != NULL)
+		u->cbs.message(u->cbarg, json, len);
+}
+
+void
+upstream_emit_closed(struct upstream *u, enum upstream_close_reason reason,
+    int err, const char *detail)
+{
+	if (u->cbs.closed != NULL)
+		u->cbs.closed(u->cbarg, reason, err, detail);
+}

@@ -1,0 +1,124 @@
+/*
+ * The transport interface between a server's handler and whatever carries
+ * its JSON-RPC messages (a child's stdio today, HTTP/SSE later).  Transports
+ * move bytes and report events; retrying and deciding is the handler's job.
+ */
+#ifndef MCPRELAY_UPSTREAM_H
+#define MCPRELAY_UPSTREAM_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+/*
+ * Why a transport closed; the handler's retry decision starts here.  The
+ * err argument of the closed callback depends on the reason (see below).
+ */
+enum upstream_close_reason {
+	UPSTREAM_CLOSE_REQUESTED,	/* upstream_close() finished; err 0 */
+	UPSTREAM_CLOSE_EXITED,		/* the child exited on its own; err is
+					   the waitpid() status (WIFEXITED,
+					   WEXITSTATUS, WTERMSIG apply) */
+	UPSTREAM_CLOSE_SPAWN_FAILED,	/* could not start; err is the errno:
+					   ENOENT, EACCES, ENOEXEC, ENOTDIR
+					   are configuration errors, EAGAIN,
+					   ENOMEM, EMFILE, ENFILE transient */
+	UPSTREAM_CLOSE_IO_ERROR,	/* read/write error (err = errno) or the
+					   peer closed its output (err 0) */
+	UPSTREAM_CLOSE_PROTOCOL,	/* a message over the size limit;
+					   err EMSGSIZE */
+};
+
+/*
+ * Events from a transport to its owner.  They are only ever called from the
+ * event loop, never from inside an upstream_*() call, so the owner may call
+ * any upstream_*() function, upstream_free() included, from any of them.
+ * Any of them may be NULL.
+ */
+struct upstream_event_cbs {
+	/* The transport can carry messages (the child has been exec'd). */
+	void	(*ready)(void *arg);
+	/* One framed message, NUL-terminated (len excludes the NUL), valid
+	 * only during the call.  Not validated as JSON. */
+	void	(*message)(void *arg, const char *json, size_t len);
+	/* Exactly once per started transport, and last: nothing is called
+	 * after it.  detail is a short human-readable explanation ("exited
+	 * with status 3", "killed by signal 9 (Killed)"), valid only during
+	 * the call. */
+	void	(*closed)(void *arg, enum upstream_close_reason reason,
+		    int err, const char *detail);
+};
+
+struct upstream;
+
+/*
+ * Begin connecting or spawning.  0 when started; -1 with errno EALREADY if
+ * it was started before.  Every start failure (pipe, fork, chdir, exec,
+ * connect) is reported once through closed(SPAWN_FAILED, errno) from the
+ * event loop, never returned here, so the handler has one failure path.
+ */
+int		 upstream_start(struct upstream *);
+/*
+ * Queue one message (without framing: the transport adds it).  0 when
+ * queued; -1 with errno ENOTCONN before ready or once closing has begun,
+ * EINVAL if the message holds a newline (it would break the framing).
+ * Queued data is written as the peer reads, without a limit: the handler
+ * bounds what it has in flight.  A write error ends the transport
+ * (closed(IO_ERROR), or EXITED when the peer was exiting anyway).
+ */
+int		 upstream_send(struct upstream *, const char *json, size_t len);
+/*
+ * Orderly shutdown; closed(REQUESTED) follows when it is done.  Messages
+ * may still arrive meanwhile.  A no-op before start and after closed; while
+ * a shutdown is already under way it only makes the report REQUESTED,
+ * unless a firm failure (PROTOCOL, SPAWN_FAILED...) came first.
+ */
+void		 upstream_close(struct upstream *);
+/*
+ * Free at any time, even from inside a callback: no callback follows.  A
+ * child still running is killed; its reaping is left to the reaper.
+ * upstream_free(NULL) is a no-op.
+ */
+void		 upstream_free(struct upstream *);
+
+const char	*upstream_name(const struct upstream *);
+/* "stdio", "http", ... */
+const char	*upstream_kind(const struct upstream *);
+/* The child's pid while it runs (for logs and stats), else -1. */
+pid_t		 upstream_pid(const struct upstream *);
+
+const char	*upstream_close_reason_name(enum upstream_close_reason);
+
+/*
+ * For transport implementations only: a transport embeds struct upstream
+ * as its first member and fills in its operations.
+ */
+struct upstream_ops {
+	const char	*kind;
+	int		 (*start)(struct upstream *);
+	int		 (*send)(struct upstream *, const char *, size_t);
+	void		 (*close)(struct upstream *);
+	void		 (*free)(struct upstream *);
+	/* May be NULL: no process behind this transport. */
+	pid_t		 (*pid)(const struct upstream *);
+};
+
+struct upstream {
+	const struct upstream_ops	*ops;
+	char				*name;
+	struct upstream_event_cbs	 cbs;
+	void				*cbarg;
+};
+
+/* Copies name and the callbacks. */
+void	upstream_init(struct upstream *, const struct upstream_ops *,
+	    const char *name, const struct upstream_event_cbs *, void *cbarg);
+/* Releases what upstream_init() allocated; the transport frees itself. */
+void	upstream_fini(struct upstream *);
+/* Call the owner's callbacks, skipping those it left NULL. */
+void	upstream_emit_ready(struct upstream *);
+void	upstream_emit_message(struct upstream *, const char *json, size_t len);
+void	upstream_emit_closed(struct upstream *, enum upstream_close_reason,
+	    int err, const char *detail);
+
+#endif

@@ -1,0 +1,35 @@
+# One Check program per module.
+UNIT_TESTS = \
+	tests/unit/test_retry \
+	tests/unit/test_retry_run \
+	tests/unit/test_breaker \
+	tests/unit/test_jsonrpc \
+	tests/unit/test_ndjson \
+	tests/unit/test_sse \
+	tests/unit/test_config \
+	tests/unit/test_upstream_stdio \
+	tests/unit/test_listen_unix
+
+check_PROGRAMS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS)
+
+tests_unit_test_retry_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_retry_LDADD = $(UNIT_LIBS)
+tests_unit_test_retry_run_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_retry_run_LDADD = $(UNIT_LIBS)
+tests_unit_test_breaker_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_breaker_LDADD = $(UNIT_LIBS)
+tests_unit_test_jsonrpc_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_jsonrpc_LDADD = $(UNIT_LIBS)
+tests_unit_test_ndjson_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ndjson_LDADD = $(UNIT_LIBS)
+tests_unit_test_sse_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sse_LDADD = $(UNIT_LIBS)
+tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_LDADD = $(UNIT_LIBS)
+tests_unit_test_upstream_stdio_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_upstream_stdio_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
+tests_unit_test_listen_unix_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_listen_unix_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
+
+EXTRA_DIST += tests/unit/data
