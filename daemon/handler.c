@@ -68,6 +68,7 @@ struct handler {
 	double				 prev_delay;
 	int				 probing;	/* half-open attempt */
 	int				 fatal_errno;	/* spawn: not retried */
+	enum fail_class			 last_class;
 	struct breaker			*breaker;
 	struct event			*timer;		/* the state's timer */
 	struct event			*health;
@@ -122,7 +123,7 @@ static const char *const handler_safe_methods[] = {
 };
 
 static void	handler_connect(struct handler *);
-static void	handler_connect_failed(struct handler *, int retriable,
+static void	handler_connect_failed(struct handler *, enum fail_class,
 		    const char *why);
 static void	handler_send_request(struct handler *, struct request *);
 static void	handler_transport_ready_cb(void *);
@@ -133,6 +134,8 @@ static void	handler_timer_cb(evutil_socket_t, short, void *);
 static void	handler_health_cb(evutil_socket_t, short, void *);
 static void	handler_request_timer_cb(evutil_socket_t, short, void *);
 static void	handler_fail_queue(struct handler *, int code, const char *);
+static int	handler_spawn_error_is_fatal(int);
+static enum fail_class handler_classify(enum upstream_close_reason);
 
 static const struct upstream_event_cbs handler_transport_cbs = {
 	.ready = handler_transport_ready_cb,
@@ -389,13 +392,9 @@ handler_connect(struct handler *h)
 		    strerror(err));
 		upstream_free(h->up);
 		h->up = NULL;
-		/* A missing or forbidden program does not fix itself. */
-		if (err == ENOENT || err == EACCES || err == ENOEXEC ||
-		    err == ENOTDIR) {
+		if (handler_spawn_error_is_fatal(err))
 			h->fatal_errno = err;
-			handler_connect_failed(h, 0, why);
-		} else
-			handler_connect_failed(h, 1, why);
+		handler_connect_failed(h, FAIL_SPAWN_FAILURE, why);
 	}
 }
 
@@ -603,7 +602,7 @@ handler_internal_reply(struct handler *h, struct internal_call *ic,
 	if (ic->kind == INTERNAL_INITIALIZE) {
 		if (is_error || !json_object_object_get_ex(msg, "result",
 		    &result) || !json_object_is_type(result, json_type_object)) {
-			handler_connect_failed(h, 1,
+			handler_connect_failed(h, FAIL_PROTOCOL_ERROR,
 			    "initialize was refused by the server");
 			return;
 		}
@@ -1030,32 +1029,71 @@ handler_drop_transport(struct handler *h)
 	handler_internal_clear(h);
 }
 
+/* A missing or forbidden program does not fix itself: never retried. */
+static int
+handler_spawn_error_is_fatal(int err)
+{
+	return err == ENOENT || err == EACCES || err == ENOEXEC ||
+	    err == ENOTDIR;
+}
+
+/* The error class a transport's report falls in, for retry_on/by_class. */
+static enum fail_class
+handler_classify(enum upstream_close_reason reason)
+{
+	switch (reason) {
+	case UPSTREAM_CLOSE_SPAWN_FAILED:
+		return FAIL_SPAWN_FAILURE;
+	case UPSTREAM_CLOSE_EXITED:
+		return FAIL_UPSTREAM_EXIT;
+	case UPSTREAM_CLOSE_PROTOCOL:
+		return FAIL_PROTOCOL_ERROR;
+	case UPSTREAM_CLOSE_IO_ERROR:
+	case UPSTREAM_CLOSE_REQUESTED:
+	default:
+		return FAIL_RESET;
+	}
+}
+
 /*
- * One connect attempt failed.  Back off by the policy while retries are
- * left and the breaker allows; otherwise fail fast and probe later on the
- * breaker's schedule so the server comes back by itself.
+ * One connect attempt failed.  The error's class picks the policy
+ * (retry_by_class over retry) and whether it is retried at all (retry_on).
+ * Back off while retries are left and the breaker allows; otherwise fail
+ * fast and probe later on the breaker's schedule so the server comes back
+ * by itself.
  */
 static void
-handler_connect_failed(struct handler *h, int retriable, const char *why)
+handler_connect_failed(struct handler *h, enum fail_class class,
+    const char *why)
 {
+	const struct config_server *c = h->cfg;
 	struct retry_stats	*st;
+	struct retry_policy	 policy;
 	double			 now = relay_now(), delay;
 	char			 reason[768];
+	int			 retriable;
 
 	handler_drop_transport(h);
 	st = retry_stats_table_get(&h->stats, "connect");
 	retry_stats_failure(st, why, (double)time(NULL));
 	breaker_failure(h->breaker, now);
+	h->last_class = class;
+	retriable = c->retry_on[class] && h->fatal_errno == 0;
+	if (c->retry_by_class_set[class])
+		handler_policy_from_config(&policy, &c->retry_by_class[class]);
+	else
+		policy = h->policy;
 
-	if (retriable && !h->probing && (int)h->attempt < h->policy.max_retries
-	    && breaker_state(h->breaker, now) != BREAKER_OPEN) {
-		delay = retry_delay(&h->policy, h->attempt, h->prev_delay,
+	if (retriable && !h->probing && (int)h->attempt < policy.max_retries &&
+	    breaker_state(h->breaker, now) != BREAKER_OPEN) {
+		delay = retry_delay(&policy, h->attempt, h->prev_delay,
 		    &h->relay->rng);
 		h->prev_delay = delay;
 		retry_stats_retry(st, delay);
 		h->attempt++;
-		snprintf(reason, sizeof reason, "%s; retry %u of %d in %.2fs",
-		    why, h->attempt, h->policy.max_retries, delay);
+		snprintf(reason, sizeof reason, "%s [%s]; retry %u of %d in "
+		    "%.2fs", why, fail_class_name(class), h->attempt,
+		    policy.max_retries, delay);
 		handler_set_state(h, HANDLER_BACKOFF, reason);
 		snprintf(h->reason, sizeof h->reason, "%s", why);
 		handler_timer_arm(h->timer, delay);
@@ -1066,14 +1104,14 @@ handler_connect_failed(struct handler *h, int retriable, const char *why)
 	while (breaker_state(h->breaker, now) == BREAKER_CLOSED)
 		breaker_failure(h->breaker, now);
 	delay = breaker_retry_after(h->breaker, now);
-	snprintf(reason, sizeof reason, "%s; %s; next probe in %.1fs", why,
-	    !retriable ? "not retried" : h->probing ? "probe failed" :
-	    "retries exhausted", delay);
+	snprintf(reason, sizeof reason, "%s [%s]; %s; next probe in %.1fs",
+	    why, fail_class_name(class), !retriable ? "not retried" :
+	    h->probing ? "probe failed" : "retries exhausted", delay);
 	handler_set_state(h, HANDLER_FAILED, reason);
 	snprintf(h->reason, sizeof h->reason, "%s", why);
 	h->probing = 0;
-	handler_fail_queue(h, retriable ? RELAY_ERR_UNAVAILABLE :
-	    RELAY_ERR_SPAWN, retriable ?
+	handler_fail_queue(h, h->fatal_errno == 0 ? RELAY_ERR_UNAVAILABLE :
+	    RELAY_ERR_SPAWN, h->fatal_errno == 0 ?
 	    "server is unavailable: retries exhausted" :
 	    "server cannot be started");
 	handler_timer_arm(h->timer, delay);
@@ -1093,6 +1131,7 @@ handler_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case HANDLER_FAILED:
 		breaker_allow(h->breaker, relay_now());
 		h->probing = 1;
+		h->fatal_errno = 0;
 		h->attempt = 0;
 		h->prev_delay = 0;
 		handler_set_state(h, HANDLER_CONNECTING, "half-open probe");
@@ -1100,7 +1139,8 @@ handler_timer_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	case HANDLER_CONNECTING:
 	case HANDLER_INITIALIZING:
-		handler_connect_failed(h, 1, "connect_timeout expired");
+		handler_connect_failed(h, FAIL_TIMEOUT,
+		    "connect_timeout expired");
 		break;
 	default:
 		break;
@@ -1137,12 +1177,9 @@ handler_transport_closed_cb(void *arg, enum upstream_close_reason reason,
 	case HANDLER_CONNECTING:
 	case HANDLER_INITIALIZING:
 		if (reason == UPSTREAM_CLOSE_SPAWN_FAILED &&
-		    (err == ENOENT || err == EACCES || err == ENOEXEC ||
-		    err == ENOTDIR)) {
+		    handler_spawn_error_is_fatal(err))
 			h->fatal_errno = err;
-			handler_connect_failed(h, 0, why);
-		} else
-			handler_connect_failed(h, 1, why);
+		handler_connect_failed(h, handler_classify(reason), why);
 		break;
 	case HANDLER_STOPPING:
 		handler_drop_transport(h);
