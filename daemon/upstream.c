@@ -18,6 +18,12 @@ static const char *const upstream_close_reason_names[] = {
 	[UPSTREAM_CLOSE_SPAWN_FAILED] = "spawn-failed",
 	[UPSTREAM_CLOSE_IO_ERROR] = "io-error",
 	[UPSTREAM_CLOSE_PROTOCOL] = "protocol",
+	[UPSTREAM_CLOSE_CONNECT_FAILED] = "connect-failed",
+	[UPSTREAM_CLOSE_TLS] = "tls",
+	[UPSTREAM_CLOSE_HTTP_STATUS] = "http-status",
+	[UPSTREAM_CLOSE_SESSION_EXPIRED] = "session-expired",
+	[UPSTREAM_CLOSE_TIMEOUT] = "timeout",
+	[UPSTREAM_CLOSE_CONFIG] = "config",
 };
 
 const char *

@@ -25,8 +25,25 @@ enum upstream_close_reason {
 					   ENOMEM, EMFILE, ENFILE transient */
 	UPSTREAM_CLOSE_IO_ERROR,	/* read/write error (err = errno) or the
 					   peer closed its output (err 0) */
-	UPSTREAM_CLOSE_PROTOCOL,	/* a message over the size limit;
-					   err EMSGSIZE */
+	UPSTREAM_CLOSE_PROTOCOL,	/* a message over the size limit
+					   (err EMSGSIZE), or a reply that is
+					   not MCP (err EPROTO) */
+	/* Remote (http, sse) transports: */
+	UPSTREAM_CLOSE_CONNECT_FAILED,	/* DNS, TCP connect or TLS handshake
+					   failed; err: errno (0 for TLS) */
+	UPSTREAM_CLOSE_TLS,		/* the server's certificate was
+					   refused; err: X509_V_ERR_* */
+	UPSTREAM_CLOSE_HTTP_STATUS,	/* the server answered a status that
+					   ends the connection; err: it (429,
+					   5xx, 408, or a 4xx refusing
+					   initialize) */
+	UPSTREAM_CLOSE_SESSION_EXPIRED,	/* the server no longer knows the MCP
+					   session (404); err: the status */
+	UPSTREAM_CLOSE_TIMEOUT,		/* no connection within the connect
+					   timeout; err ETIMEDOUT */
+	UPSTREAM_CLOSE_CONFIG,		/* the transport cannot be set up
+					   (URL, header, TLS files); err
+					   EINVAL */
 };
 
 /*
@@ -53,9 +70,11 @@ struct upstream;
 
 /*
  * Begin connecting or spawning.  0 when started; -1 with errno EALREADY if
- * it was started before.  Every start failure (pipe, fork, chdir, exec,
- * connect) is reported once through closed(SPAWN_FAILED, errno) from the
- * event loop, never returned here, so the handler has one failure path.
+ * it was started before.  Every start failure (pipe, fork, chdir, exec;
+ * connect, TLS) is reported once through closed() from the event loop
+ * (SPAWN_FAILED with the errno for stdio, CONNECT_FAILED, TLS, CONFIG...
+ * for remote transports), never returned here, so the handler has one
+ * failure path.
  */
 int		 upstream_start(struct upstream *);
 /*
@@ -82,7 +101,7 @@ void		 upstream_close(struct upstream *);
 void		 upstream_free(struct upstream *);
 
 const char	*upstream_name(const struct upstream *);
-/* "stdio", "http", ... */
+/* "stdio", "http", "sse" */
 const char	*upstream_kind(const struct upstream *);
 /* The child's pid while it runs (for logs and stats), else -1. */
 pid_t		 upstream_pid(const struct upstream *);

@@ -1,0 +1,131 @@
+/*
+ * The Streamable HTTP transport (MCP 2025-03-26 and later, client side):
+ * each message POSTed, replies read as JSON or as an SSE stream, the
+ * Mcp-Session-Id kept, the GET stream for server-initiated messages, broken
+ * streams resumed with Last-Event-ID.  Also what it shares with the legacy
+ * HTTP+SSE transport (upstream-sse.h): the spec and the HTTP plumbing.
+ */
+#ifndef MCPRELAY_UPSTREAM_HTTP_H
+#define MCPRELAY_UPSTREAM_HTTP_H
+
+#include <stddef.h>
+
+#include "http-client.h"
+#include "upstream.h"
+
+struct event_base;
+struct json_object;
+
+/* Default wait before resuming a broken SSE stream without retry:. */
+#define UPSTREAM_HTTP_DEFAULT_RETRY	1.0
+/* A server's retry: and Retry-After are honoured up to this. */
+#define UPSTREAM_HTTP_MAX_WAIT		30.0
+/* Resume attempts of one stream in a row that bring nothing. */
+#define UPSTREAM_HTTP_MAX_RESUMES	5
+/* How long a POST's stream may stay open after its response. */
+#define UPSTREAM_HTTP_LINGER		2.0
+/* Event ids remembered to drop events a server replays twice. */
+#define UPSTREAM_HTTP_SEEN_IDS		256
+
+/* A configured header; the value is a secret and never logged. */
+struct upstream_remote_header {
+	const char	*name;
+	const char	*value;
+};
+
+/* Everything is copied by upstream_http_new() and upstream_sse_new(). */
+struct upstream_remote_spec {
+	const char				*name;	/* for logs */
+	const char				*url;	/* the MCP endpoint; for
+							   sse the SSE stream */
+	const struct upstream_remote_header	*headers;
+	size_t					 nheaders;
+	struct http_tls_config			 tls;
+	double					 connect_timeout;
+	double					 request_timeout;
+	double					 shutdown_timeout; /* DELETE */
+	size_t					 max_message;
+};
+
+/*
+ * A transport for one upstream session; start it with upstream_start().
+ * ready is reported from the loop at once: the first POST (initialize)
+ * makes the connection, so a server that cannot be reached is reported
+ * through closed() with the reason below.
+ *
+ * closed() reasons: CONNECT_FAILED (DNS, TCP, TLS handshake; err errno),
+ * TLS (certificate refused; err X509_V_ERR_*), TIMEOUT (connect_timeout),
+ * HTTP_STATUS (err: 429, 5xx, 408, or another status refusing initialize),
+ * SESSION_EXPIRED (404 to a request carrying the session id, or a 400
+ * saying so), IO_ERROR (reset, or a stream that ended before its response
+ * and cannot be resumed), PROTOCOL (a reply that is not JSON or SSE, or too
+ * big), CONFIG (bad URL, header or TLS files; err EINVAL).  With 429 and
+ * 503 the report waits for Retry-After (at most UPSTREAM_HTTP_MAX_WAIT).
+ * A 4xx to a request after initialize fails that request only: the
+ * server's JSON-RPC error when its body is one, else -32603 naming the
+ * status.
+ *
+ * upstream_close() DELETEs the session (within shutdown_timeout), then
+ * reports REQUESTED.
+ */
+struct upstream	*upstream_http_new(struct event_base *,
+		    const struct upstream_remote_spec *,
+		    const struct upstream_event_cbs *, void *cbarg);
+
+/* ---- shared with upstream-sse.c ----------------------------------------- */
+
+struct upstream_remote {
+	struct upstream		*up;		/* for the name and events */
+	const int		*dead;		/* the transport was freed */
+	struct http_url		 url;
+	char			 where[256];	/* loggable URL */
+	struct http_client	*client;
+	char			**hnames;
+	char			**hvalues;
+	size_t			 nheaders;
+	char			*authorization;	/* from the URL's user info */
+	double			 connect_timeout;
+	double			 request_timeout;
+	double			 shutdown_timeout;
+	size_t			 max_message;
+	char			*seen[UPSTREAM_HTTP_SEEN_IDS];
+	unsigned		 nseen;
+};
+
+/* 0, or -1 with err set (bad URL, header or TLS files: CONFIG). */
+int		 upstream_remote_init(struct upstream_remote *,
+		    struct upstream *, struct event_base *,
+		    const struct upstream_remote_spec *, char *err,
+		    size_t errlen);
+void		 upstream_remote_fini(struct upstream_remote *);
+/* A request on the server's origin with the configured headers. */
+struct http_request *upstream_remote_request(struct upstream_remote *,
+		    const char *method, const char *target,
+		    const struct http_request_cbs *, void *arg);
+/* The close reason for an exchange that failed below HTTP. */
+enum upstream_close_reason upstream_remote_failure_reason(enum http_error);
+/* The close reason and wait for a status that ends the connection. */
+void		 upstream_remote_status_failure(const struct http_response *,
+		    enum upstream_close_reason *, double *wait);
+/* True when an event id was seen before; remembers it. */
+int		 upstream_remote_seen(struct upstream_remote *, const char *id);
+/*
+ * Deliver one message body (an object or a batch array) through the
+ * transport's message event; -1 when it is not JSON.  *id_seen is set when
+ * a response with id (may be NULL) was among them.
+ */
+int		 upstream_remote_deliver(struct upstream_remote *,
+		    const char *json, size_t len, struct json_object *id,
+		    int *id_seen);
+/* Does a refusal mean the session is gone: 404, or a 400 that says so? */
+int		 upstream_remote_says_session(int status, const char *body);
+/*
+ * The answer to a request the server refused with a 4xx: its own JSON-RPC
+ * error for id when the body is one, else -32603 naming the status.
+ * Returns a new object.
+ */
+struct json_object *upstream_remote_refusal(struct upstream_remote *,
+		    struct json_object *id, int status, const char *reason,
+		    const char *body);
+
+#endif
