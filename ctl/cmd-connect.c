@@ -6,10 +6,8 @@
 #include "autoconf.h"
 
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -188,45 +186,6 @@ connect_socket_path(const char *option, char *buf, size_t len)
 	return "/run/mcprelay/mcp.sock";
 }
 
-/* Returns the socket, or -1 with *rc set to the exit code. */
-static int
-connect_open(const char *path, int *rc)
-{
-	struct sockaddr_un	sun;
-	int			fd;
-
-	*rc = CTL_EXIT_FAIL;
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof sun.sun_path) {
-		fprintf(stderr, "mcprelayctl: %s: socket path too long\n",
-		    path);
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		fprintf(stderr, "mcprelayctl: socket: %s\n", strerror(errno));
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
-		if (errno == ENOENT || errno == ECONNREFUSED) {
-			fprintf(stderr, "mcprelayctl: mcprelayd is not "
-			    "running (%s: %s)\n", path, strerror(errno));
-			*rc = CTL_EXIT_NOT_RUNNING;
-		} else
-			fprintf(stderr, "mcprelayctl: connect %s: %s\n", path,
-			    strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1) {
-		fprintf(stderr, "mcprelayctl: fcntl: %s\n", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Queues the scope preamble as the first bytes for the socket. */
 static int
 connect_queue_scope(struct connect_pipe *up, const char *server)
@@ -285,7 +244,7 @@ cmd_connect(const struct ctl_cmd *self, int argc, char **argv)
 	}
 
 	path = connect_socket_path(option, buf, sizeof buf);
-	if ((sock = connect_open(path, &rc)) == -1)
+	if ((sock = ctl_socket_open(path, &rc)) == -1)
 		return rc;
 	up = connect_pipe_new("stdin", STDIN_FILENO, "mcprelayd", sock,
 	    CONNECT_BUFSIZE);

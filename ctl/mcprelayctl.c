@@ -10,7 +10,30 @@
 #include "ctl.h"
 #include "log.h"
 
+/* The options every control command takes (ctl_parse_opts()). */
+#define CTL_OPTS	"[--json] [--socket PATH] [--config FILE]"
+
 static const struct ctl_cmd ctl_cmds[] = {
+	{ "status", NULL, cmd_status, CTL_OPTS,
+	    "show the daemon's status" },
+	{ "servers", NULL, cmd_servers, CTL_OPTS,
+	    "list the servers and their states" },
+	{ "stats", NULL, cmd_stats, "[SERVER] " CTL_OPTS,
+	    "show statistics, of all servers or one" },
+	{ "watch", NULL, cmd_watch, CTL_OPTS,
+	    "follow server states live, as they change" },
+	{ "reconnect", NULL, cmd_server_action, "SERVER " CTL_OPTS,
+	    "drop a server's connection and connect again" },
+	{ "disable", NULL, cmd_server_action, "SERVER " CTL_OPTS,
+	    "stop a server after its in-flight requests" },
+	{ "enable", NULL, cmd_server_action, "SERVER " CTL_OPTS,
+	    "start a disabled server again" },
+	{ "reload", NULL, cmd_reload, CTL_OPTS,
+	    "re-read the configuration file" },
+	{ "show-config", NULL, cmd_show_config, CTL_OPTS,
+	    "print the running configuration, secrets redacted" },
+	{ "metrics", NULL, cmd_metrics, CTL_OPTS,
+	    "print Prometheus metrics" },
 	{ "check-config", NULL, cmd_check_config, "FILE",
 	    "check a configuration file" },
 	{ "connect", NULL, cmd_connect, "[NAME] [--socket PATH]",
@@ -55,16 +78,14 @@ static void
 ctl_print_commands(FILE *f)
 {
 	size_t	i;
-	char	left[64];
-
 	fprintf(f, "usage: mcprelayctl COMMAND [ARGUMENTS]\n\ncommands:\n");
-	for (i = 0; i < CTL_NCMDS; i++) {
-		snprintf(left, sizeof left, "%s %s", ctl_cmds[i].name,
-		    ctl_cmds[i].usage);
-		fprintf(f, "  %-31s %s\n", left, ctl_cmds[i].summary);
-	}
-	fprintf(f, "\nexit status: 0 success, 1 failure, 3 mcprelayd not "
-	    "running,\n64 usage error, 78 invalid configuration\n");
+	for (i = 0; i < CTL_NCMDS; i++)
+		fprintf(f, "  %-14s %s\n", ctl_cmds[i].name,
+		    ctl_cmds[i].summary);
+	fprintf(f, "\ncontrol commands take " CTL_OPTS "\n"
+	    "(mcprelayctl help COMMAND shows a command's usage)\n"
+	    "\nexit status: 0 success, 1 failure, 2 usage error, 3 mcprelayd "
+	    "not running;\ncheck-config: 78 invalid configuration\n");
 }
 
 int
