@@ -227,6 +227,24 @@ check_fallback(struct cfg_load *L, const struct config_server *s,
 		    "unknown server '%.64s'", s->fallback);
 }
 
+/* GET /metrics has no access control: only this machine may scrape. */
+static void
+check_metrics(struct cfg_load *L, const struct config_metrics *m)
+{
+	const struct cfg_mark	*mk;
+	const char		*h = m->listen.host;
+
+	if (!m->listen.enabled || h == NULL ||
+	    strcmp(h, "localhost") == 0 || strcmp(h, "::1") == 0 ||
+	    strncmp(h, "127.", 4) == 0)
+		return;
+	if ((mk = cfg_mark_find(&L->root, &m->listen)) == NULL)
+		return;
+	cfg_error(L, mk->line, mk->col, mk->path, "metrics are served on a "
+	    "loopback address only (127.0.0.1, [::1] or localhost), not "
+	    "'%.64s'", h);
+}
+
 void
 config_check(struct cfg_load *L)
 {
@@ -244,6 +262,7 @@ config_check(struct cfg_load *L)
 	names = xcalloc(cfg->nservers + 1, sizeof *names);
 	for (i = 0; i < cfg->nservers; i++)
 		names[i] = cfg->servers[i].name;
+	check_metrics(L, &cfg->metrics);
 	qsort(names, cfg->nservers, sizeof *names, check_name_cmp);
 	for (i = 0; i < cfg->nservers; i++)
 		check_fallback(L, &cfg->servers[i], L->server_scopes[i], names,

@@ -746,7 +746,12 @@ cfg_read_secret(const char *path, char *err, size_t errlen)
 	size_t		 len = 0;
 	int		 fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/*
+	 * O_NONBLOCK: opening a FIFO would otherwise wait for a writer, and
+	 * a reload runs in the event loop.  A regular file ignores it.
+	 */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
 		snprintf(err, errlen, "cannot read secret file '%.200s': %s",
 		    path, strerror(errno));
 		return NULL;

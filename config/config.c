@@ -650,6 +650,12 @@ static const struct cfg_key alerts_keys[] = {
 	CFG_END
 };
 
+static const struct cfg_key metrics_keys[] = {
+	CFG_FIELD("listen", struct config_metrics, listen, &cfg_t_listen,
+	    NULL, 0),
+	CFG_END
+};
+
 static int	cfg_set_defaults(struct cfg_load *, const struct cfg_key *,
 		    const struct ynode *, const struct ynode *, void *,
 		    const char *);
@@ -692,6 +698,8 @@ static const struct cfg_key root_keys[] = {
 	CFG_FIELD("servers", struct config, servers, &cfg_t_servers, NULL, 0),
 	CFG_FIELD("alerts", struct config, alerts, &cfg_t_section,
 	    alerts_keys, 0),
+	CFG_FIELD("metrics", struct config, metrics, &cfg_t_section,
+	    metrics_keys, 0),
 	CFG_END
 };
 

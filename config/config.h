@@ -200,6 +200,11 @@ struct config_alerts {
 	int	 consecutive_failures;	/* 10, 0 = off */
 };
 
+/* Prometheus GET /metrics over HTTP; a loopback address, off by default. */
+struct config_metrics {
+	struct config_http_listen	 listen;
+};
+
 struct config {
 	char			*name;		/* as given to the loader */
 	enum log_level		 log_level;	/* info */
@@ -210,6 +215,7 @@ struct config {
 	struct config_server	*servers;	/* in file order */
 	size_t			 nservers;
 	struct config_alerts	 alerts;
+	struct config_metrics	 metrics;
 };
 
 /* Formatted "file:line:col: path: message" lines, at most this many. */
@@ -240,6 +246,17 @@ const struct config_server *config_server_find(const struct config *,
 /* True when two servers have the same name and settings (for reload). */
 bool		 config_server_equal(const struct config_server *,
 		    const struct config_server *);
+
+/*
+ * The control socket's path when control.socket is "": the first of
+ * $RUNTIME_DIRECTORY/control.sock (systemd's RuntimeDirectory=), for a
+ * non-root user $XDG_RUNTIME_DIR/mcprelay/control.sock, and
+ * /run/mcprelay/control.sock.  Returns buf.
+ */
+const char	*config_control_socket_default(char *buf, size_t len);
+/* cfg->control.socket, or the default above when it is "". */
+const char	*config_control_socket(const struct config *, char *buf,
+		    size_t len);
 
 /* One line: "valid: 2 servers (demo, weather), http 127.0.0.1:8931, ..." */
 void		 config_summary(const struct config *, char *buf, size_t len);

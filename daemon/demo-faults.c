@@ -68,6 +68,10 @@ static const struct demo_opt_def {
 	  "METHOD", "answer METHOD with -32603 \"injected failure\"" },
 	{ "stderr-noise", DEMO_OPT_FLAG, O(stderr_noise), 0,
 	  "", "write a line to stderr per request" },
+	{ "http", DEMO_OPT_STRING, O(http), 0,
+	  "HOST:PORT", "serve Streamable HTTP at /mcp instead of stdio" },
+	{ "conformance", DEMO_OPT_FLAG, O(conformance), 0,
+	  "", "also serve the MCP conformance suite's fixture" },
 #undef O
 };
 #define DEMO_NOPTS	(sizeof demo_opt_defs / sizeof demo_opt_defs[0])

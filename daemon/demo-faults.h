@@ -21,6 +21,8 @@ struct demo_opts {
 	long		 garbage_after;
 	const char	*error_method;
 	int		 stderr_noise;
+	const char	*http;		/* HOST:PORT: HTTP instead of stdio */
+	int		 conformance;	/* also serve demo-conformance.c */
 };
 
 /* Returns -1 to go on, else the exit status (--help, --version, misuse). */

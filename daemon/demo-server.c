@@ -2,10 +2,15 @@
  * mcprelay-demo-server: a small MCP server on stdio (one JSON-RPC message
  * per line) that mcprelayd proxies out of the box, and the fault-injecting
  * upstream the integration tests drive: crashes, hangs, garbage, delays.
+ * With --http it serves Streamable HTTP instead (JSON responses only), as
+ * an HTTP upstream for tests and benchmarks.
  */
 #include "autoconf.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,9 +25,11 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <json-c/json.h>
 
 #include "compat-queue.h"
+#include "demo-conformance.h"
 #include "demo-faults.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -63,6 +70,12 @@ static const char *const demo_versions[] = {
 static const char *const demo_log_levels[] = {
 	"debug", "info", "notice", "warning", "error", "critical", "alert",
 	"emergency", NULL
+};
+
+/* Methods that 2026-07-28 removed: -32601 for its requests. */
+static const char *const demo_removed_methods[] = {
+	"initialize", "ping", "logging/setLevel", "resources/subscribe",
+	"resources/unsubscribe", NULL
 };
 
 static const char *const demo_resources[] = {
@@ -108,6 +121,18 @@ struct demo_pending {
 	char			*line;		/* the delayed response */
 };
 
+/*
+ * An HTTP POST that carries a request and waits for its response: answered
+ * by id, or, for a response without id (parse errors), by being the call
+ * whose body is being handled (demo_server.http_cur).
+ */
+struct demo_call {
+	TAILQ_ENTRY(demo_call)	 entry;
+	struct evhttp_request	*req;
+	json_object		*id;		/* NULL until known a request */
+	int			 initialize;	/* reply with Mcp-Session-Id */
+};
+
 struct demo_tool;
 
 struct demo_server {
@@ -129,6 +154,11 @@ struct demo_server {
 	int			 client_sampling;
 	int			 log_level;
 	unsigned		 subscribed;	/* bit per demo_resources[] */
+	struct demo_conf	*conf;		/* --conformance, else NULL */
+	struct evhttp		*http;		/* --http, else NULL */
+	TAILQ_HEAD(, demo_call)	 calls;		/* POSTs awaiting an answer */
+	struct demo_call	*http_cur;
+	unsigned long		 http_sessions;
 };
 
 /* One request while it is dispatched; everything but data is borrowed. */
@@ -159,6 +189,8 @@ struct demo_tool {
 
 static void	demo_quit(struct demo_server *, int);
 static void	demo_timer_cb(evutil_socket_t, short, void *);
+static void	demo_http_write(struct demo_server *, json_object *,
+		    const char *);
 
 /* Builds an object from key, value pairs ending with NULL; takes values. */
 static json_object *
@@ -243,14 +275,24 @@ demo_set_state(struct demo_server *d, enum demo_state state)
 	d->state = state;
 }
 
-/* Every line leaves here: --hang-after mutes, --exit-after counts. */
+/*
+ * Every message leaves here: --hang-after mutes, --exit-after counts.  Over
+ * HTTP a response answers the POST of its id; anything else is dropped
+ * there, as JSON responses have no room for it.
+ */
 static void
-demo_write(struct demo_server *d, const char *line, int is_response)
+demo_write(struct demo_server *d, json_object *id, const char *line,
+    int is_response)
 {
 	if (d->state == DEMO_HUNG || d->state == DEMO_DONE)
 		return;
-	bufferevent_write(d->out, line, strlen(line));
-	bufferevent_write(d->out, "\n", 1);
+	if (d->http == NULL) {
+		bufferevent_write(d->out, line, strlen(line));
+		bufferevent_write(d->out, "\n", 1);
+	} else if (is_response)
+		demo_http_write(d, id, line);
+	else
+		log_debug("http: dropped a message: %s", line);
 	if (is_response && ++d->answers == d->opts->exit_after)
 		demo_quit(d, 3);
 }
@@ -313,10 +355,10 @@ demo_send(struct demo_server *d, json_object *msg, int is_response)
 	s = json_object_to_json_string_ext(msg, DEMO_JSON_FLAGS);
 
 	if (is_response && d->opts->delay_ms > 0)
-		demo_pending_new(d, DEMO_WAIT_DELAY, NULL,
+		demo_pending_new(d, DEMO_WAIT_DELAY, jget(msg, "id"),
 		    d->opts->delay_ms)->line = xstrdup(s);
 	else
-		demo_write(d, s, is_response);
+		demo_write(d, jget(msg, "id"), s, is_response);
 	json_object_put(msg);
 }
 
@@ -398,7 +440,7 @@ demo_timer_cb(evutil_socket_t fd, short what, void *arg)
 	char			 buf[64];
 
 	if (p->kind == DEMO_WAIT_DELAY) {
-		demo_write(p->d, p->line, 1);
+		demo_write(p->d, p->id, p->line, 1);
 		demo_pending_done(p);
 		return;
 	}
@@ -415,6 +457,52 @@ demo_timer_cb(evutil_socket_t fd, short what, void *arg)
 	snprintf(buf, sizeof buf, "slept %ld ms", p->ms);
 	demo_respond(p->d, p->id, p->stateless, 0, demo_text_result(buf, 0));
 	demo_pending_done(p);
+}
+
+/* The conformance fixture (demo-conformance.h) writes through these. */
+static void
+demo_conf_notify_cb(void *arg, json_object *related, const char *method,
+    json_object *params)
+{
+	json_object_put(related);	/* stdio has one stream for all */
+	demo_notify(arg, method, params);
+}
+
+static void
+demo_conf_request_cb(void *arg, const char *id, const char *method,
+    json_object *params)
+{
+	demo_send(arg, jobj("jsonrpc", JSTR("2.0"), "id", JSTR(id), "method",
+	    JSTR(method), "params", params, NULL), 0);
+}
+
+static void
+demo_conf_respond_cb(void *arg, json_object *id, int stateless, int cacheable,
+    json_object *res)
+{
+	demo_respond(arg, id, stateless, cacheable, res);
+	json_object_put(id);
+}
+
+static void
+demo_conf_error_cb(void *arg, json_object *id, int code, const char *msg,
+    json_object *data)
+{
+	demo_respond_error(arg, id, code, msg, data);
+	json_object_put(id);
+}
+
+/* Offers a request to the fixture: 1 when the fixture answers it. */
+static int
+demo_conf_offer(struct demo_server *d, struct demo_req *r)
+{
+	struct demo_conf_req	 cr = {
+		.method = r->method, .id = r->id, .params = r->params,
+		.token = r->token, .caps = r->caps, .stateless = r->stateless,
+		.log_level = r->stateless ? r->log_level : d->log_level,
+	};
+
+	return demo_conf_handle(d->conf, &cr);
 }
 
 /* Fetches a tool argument of a type (double: any number), else -32602. */
@@ -566,6 +654,9 @@ tool_ask_model(struct demo_server *d, struct demo_req *r,
 
 	if (demo_arg(r, args, "prompt", json_type_string, 1, &prompt) == -1)
 		return NULL;
+	if (!r->stateless && d->http != NULL)
+		return demo_text_result("sampling needs the stdio transport "
+		    "(HTTP mode answers with JSON only)", 1);
 	if (!r->stateless && !d->client_sampling)
 		return demo_text_result("the client did not declare the "
 		    "sampling capability", 1);
@@ -951,6 +1042,11 @@ demo_req_meta(struct demo_req *r)
 	}
 	r->stateless = 1;
 	r->caps = jget(meta, DEMO_META("clientCapabilities"));
+	if (!json_object_is_type(r->caps, json_type_object)) {
+		demo_fail(r, RPC_INVALID_PARAMS, NULL, "_meta needs the object "
+		    DEMO_META("clientCapabilities"));
+		return -1;
+	}
 	r->log_level = demo_lookup(demo_log_levels,
 	    jstr(meta, DEMO_META("logLevel")));
 	return 0;
@@ -994,15 +1090,24 @@ demo_handle_request(struct demo_server *d, json_object *id,
 		demo_fail(&r, RPC_INVALID_PARAMS, NULL,
 		    "params must be an object");
 	else if (demo_req_meta(&r) == -1)
-		;	/* refused version */
+		;	/* refused version or _meta */
 	else if (d->opts->error_method != NULL &&
 	    strcmp(d->opts->error_method, method) == 0)
 		demo_fail(&r, RPC_INTERNAL_ERROR, NULL, "injected failure");
+	else if (r.stateless && demo_lookup(demo_removed_methods, method) != -1)
+		demo_fail(&r, RPC_METHOD_NOT_FOUND, NULL,
+		    "method not found: %s was removed in %s", method,
+		    DEMO_STATELESS);
+	else if (d->conf != NULL && demo_conf_offer(d, &r))
+		r.deferred = 1;		/* the fixture answered */
 	else if (m == NULL)
 		demo_fail(&r, RPC_METHOD_NOT_FOUND, NULL,
 		    "method not found: %s", method);
-	else
+	else {
 		res = m->fn != NULL ? m->fn(d, &r) : jparse(m->canned);
+		if (res != NULL && d->conf != NULL)
+			demo_conf_extend(d->conf, method, res);
+	}
 	if (res != NULL)
 		demo_respond(d, id, r.stateless, m->cacheable, res);
 	else if (!r.deferred)
@@ -1011,7 +1116,7 @@ demo_handle_request(struct demo_server *d, json_object *id,
 		json_object_put(r.data);
 	json_object_put(params);
 	if (d->requests == d->opts->garbage_after)
-		demo_write(d, "this is not JSON {{{", 0);
+		demo_write(d, NULL, "this is not JSON {{{", 0);
 }
 
 /* Only cancellation matters; a cancelled request gets no answer at all. */
@@ -1024,6 +1129,8 @@ demo_handle_notification(struct demo_server *d, const char *method,
 
 	if (strcmp(method, "notifications/cancelled") != 0 || id == NULL)
 		return;
+	if (d->conf != NULL)
+		demo_conf_cancel(d->conf, id);
 	TAILQ_FOREACH(p, &d->pending, entry) {
 		if (p->kind != DEMO_WAIT_DELAY &&
 		    json_object_equal(p->id, id)) {
@@ -1042,6 +1149,8 @@ demo_handle_client_response(struct demo_server *d, json_object *msg)
 	const char		*err = jstr(jget(msg, "error"), "message");
 	char			*s;
 
+	if (d->conf != NULL && demo_conf_response(d->conf, msg))
+		return;
 	TAILQ_FOREACH(p, &d->pending, entry)
 		if (p->sid != NULL && sid != NULL && strcmp(p->sid, sid) == 0)
 			break;
@@ -1091,28 +1200,45 @@ demo_handle_message(struct demo_server *d, json_object *msg)
 		    "id", NULL);
 }
 
-static void
-demo_handle_line(struct demo_server *d, const char *line, size_t len)
+/* One message: 1 and *msg, 0 for blank text, -1 when it is not JSON. */
+static int
+demo_parse(const char *text, size_t len, json_object **msg)
 {
 	json_tokener	*tok;
-	json_object	*msg;
 	int		 ok;
 
-	while (len > 0 && strchr(" \t\r", line[len - 1]) != NULL)
+	*msg = NULL;
+	while (len > 0 && strchr(" \t\r\n", text[len - 1]) != NULL)
 		len--;
 	if (len == 0)
-		return;
+		return 0;
 	tok = json_tokener_new();
-	msg = json_tokener_parse_ex(tok, line, len);
+	*msg = json_tokener_parse_ex(tok, text, len);
 	ok = json_tokener_get_error(tok) == json_tokener_success &&
 	    json_tokener_get_parse_end(tok) == len;
 	json_tokener_free(tok);
 	if (ok)
+		return 1;
+	json_object_put(*msg);
+	*msg = NULL;
+	return -1;
+}
+
+static void
+demo_handle_line(struct demo_server *d, const char *line, size_t len)
+{
+	json_object	*msg;
+
+	switch (demo_parse(line, len, &msg)) {
+	case 1:
 		demo_handle_message(d, msg);
-	else
+		json_object_put(msg);
+		break;
+	case -1:
 		demo_respond_error(d, NULL, RPC_PARSE_ERROR, "parse error",
 		    NULL);
-	json_object_put(msg);
+		break;
+	}
 }
 
 /*
@@ -1190,6 +1316,8 @@ demo_input_closed(struct demo_server *d)
 		demo_quit(d, 0);
 		return;
 	}
+	if (d->conf != NULL)
+		demo_conf_input_closed(d->conf);
 	TAILQ_FOREACH_SAFE(p, &d->pending, entry, tmp) {
 		if (p->kind != DEMO_WAIT_SAMPLING)
 			continue;
@@ -1228,11 +1356,221 @@ demo_output_drained_cb(struct bufferevent *bev, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* ---- Streamable HTTP (--http) ---------------------------------------- */
+
+#define DEMO_HTTP_ACCEPTED	202
+
+static void
+demo_call_free(struct demo_server *d, struct demo_call *c)
+{
+	if (c == NULL)
+		return;
+	TAILQ_REMOVE(&d->calls, c, entry);
+	if (d->http_cur == c)
+		d->http_cur = NULL;
+	json_object_put(c->id);
+	free(c);
+}
+
+/*
+ * Answers and forgets a call.  Session ids are handed out but never
+ * checked: every POST is served the same, which is all a benchmark or a
+ * test upstream needs.
+ */
+static void
+demo_http_reply(struct demo_server *d, struct demo_call *c, int code,
+    const char *reason, const char *body)
+{
+	struct evkeyvalq	*hdr = evhttp_request_get_output_headers(c->req);
+	struct evbuffer		*buf = NULL;
+	char			 sid[48];
+
+	if (body != NULL) {
+		evhttp_add_header(hdr, "Content-Type", "application/json");
+		buf = evbuffer_new();
+		evbuffer_add(buf, body, strlen(body));
+	}
+	if (c->initialize) {
+		snprintf(sid, sizeof sid, "demo-%d-%lu", (int)getpid(),
+		    ++d->http_sessions);
+		evhttp_add_header(hdr, "Mcp-Session-Id", sid);
+	}
+	evhttp_send_reply(c->req, code, reason, buf);
+	if (buf != NULL)
+		evbuffer_free(buf);
+	demo_call_free(d, c);
+}
+
+/* The POST being handled first, so that equal ids of clients never mix. */
+static void
+demo_http_write(struct demo_server *d, json_object *id, const char *line)
+{
+	struct demo_call	*c = d->http_cur;
+
+	if (c == NULL || (id != NULL && !json_object_equal(c->id, id)))
+		TAILQ_FOREACH(c, &d->calls, entry)
+			if (c->id != NULL && json_object_equal(c->id, id))
+				break;
+	if (c == NULL) {
+		log_debug("http: no POST waits for %s", line);
+		return;
+	}
+	if (id != NULL)
+		demo_http_reply(d, c, HTTP_OK, "OK", line);
+	else
+		demo_http_reply(d, c, HTTP_BADREQUEST, "Bad Request", line);
+}
+
+/*
+ * A POST carries one message.  A request's answer may come later (sleep_ms,
+ * --delay-ms) or never (--hang-after): its call waits in d->calls until
+ * then, or until shutdown answers 503.
+ */
+static void
+demo_http_post(struct demo_server *d, struct evhttp_request *req)
+{
+	struct evbuffer		*body = evhttp_request_get_input_buffer(req);
+	struct demo_call	*c = xcalloc(1, sizeof *c);
+	json_object		*msg, *id;
+	const char		*method;
+	size_t			 len = evbuffer_get_length(body);
+
+	c->req = req;
+	TAILQ_INSERT_TAIL(&d->calls, c, entry);
+	d->http_cur = c;
+	if (demo_parse((const char *)evbuffer_pullup(body, -1), len,
+	    &msg) != 1)
+		demo_respond_error(d, NULL, RPC_PARSE_ERROR, "parse error",
+		    NULL);
+	else {
+		method = jstr(msg, "method");
+		if (method != NULL && json_object_object_get_ex(msg, "id",
+		    &id) && (json_object_is_type(id, json_type_string) ||
+		    json_object_is_type(id, json_type_int))) {
+			c->id = json_object_get(id);
+			c->initialize = strcmp(method, "initialize") == 0;
+		}
+		demo_handle_message(d, msg);
+		json_object_put(msg);
+	}
+	/* Still current: not answered.  Only requests wait for an answer. */
+	if (d->http_cur != NULL) {
+		d->http_cur = NULL;
+		if (c->id == NULL)
+			demo_http_reply(d, c, DEMO_HTTP_ACCEPTED, "Accepted",
+			    NULL);
+	}
+}
+
+static void
+demo_http_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct demo_server	*d = arg;
+	const char		*path;
+
+	path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	if (path == NULL || strcmp(path, "/mcp") != 0) {
+		evhttp_send_error(req, HTTP_NOTFOUND, NULL);
+		return;
+	}
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_POST:
+		if (d->state == DEMO_DONE)
+			evhttp_send_error(req, HTTP_SERVUNAVAIL, NULL);
+		else
+			demo_http_post(d, req);
+		break;
+	case EVHTTP_REQ_DELETE:		/* no session state to end */
+		evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+		break;
+	default:	/* no GET stream: nothing is ever sent unasked */
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", "POST, DELETE");
+		evhttp_send_reply(req, HTTP_BADMETHOD, "Method Not Allowed",
+		    NULL);
+		break;
+	}
+}
+
+/*
+ * Listens on --http HOST:PORT (IPv6 in brackets, port 0 for any) and logs
+ * the URL with the port bound.  Returns -1 to go on, else an exit status.
+ */
+static int
+demo_http_start(struct demo_server *d)
+{
+	struct evhttp_bound_socket	*bound;
+	struct sockaddr_storage		 ss;
+	socklen_t			 sslen = sizeof ss;
+	char				*host, *colon, *end, *h;
+	long				 port;
+	int				 rc = -1;
+
+	host = xstrdup(d->opts->http);
+	if ((colon = strrchr(host, ':')) == NULL || colon == host) {
+		log_warnx("--http %s: expected HOST:PORT", d->opts->http);
+		free(host);
+		return 2;
+	}
+	*colon = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 ||
+	    port > 65535) {
+		log_warnx("--http %s: bad port", d->opts->http);
+		free(host);
+		return 2;
+	}
+	h = host;
+	if (h[0] == '[' && colon[-1] == ']') {
+		h++;
+		colon[-1] = '\0';
+	}
+	d->http = evhttp_new(d->base);
+	evhttp_set_max_body_size(d->http, DEMO_MAX_LINE);
+	evhttp_set_gencb(d->http, demo_http_request_cb, d);
+	bound = evhttp_bind_socket_with_handle(d->http, h, (ev_uint16_t)port);
+	if (bound == NULL) {
+		log_warn("--http %s", d->opts->http);
+		rc = 1;
+	} else if (getsockname(evhttp_bound_socket_get_fd(bound),
+	    (struct sockaddr *)&ss, &sslen) == 0) {
+		port = ntohs(ss.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
+		log_info("listening on http://%s%s%s:%ld/mcp",
+		    ss.ss_family == AF_INET6 ? "[" : "", h,
+		    ss.ss_family == AF_INET6 ? "]" : "", port);
+	}
+	free(host);
+	return rc;
+}
+
+/* Replying is what frees a request evhttp detached from a closed client. */
+static void
+demo_http_stop(struct demo_server *d)
+{
+	while (!TAILQ_EMPTY(&d->calls))
+		demo_http_reply(d, TAILQ_FIRST(&d->calls), HTTP_SERVUNAVAIL,
+		    "Service Unavailable", NULL);
+	if (d->http != NULL)
+		evhttp_free(d->http);
+	d->http = NULL;
+}
+
 static void
 demo_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct demo_server	*d = arg;
 
+	if (d->http != NULL) {
+		/* Waiting POSTs learn why; demo_quit() leaves time to send. */
+		while (!TAILQ_EMPTY(&d->calls))
+			demo_http_reply(d, TAILQ_FIRST(&d->calls),
+			    HTTP_SERVUNAVAIL, "Service Unavailable", NULL);
+		demo_quit(d, 0);
+		return;
+	}
 	demo_quit(d, 0);
 	event_base_loopbreak(d->base);	/* a stuck reader must not hold us */
 }
@@ -1244,10 +1582,17 @@ demo_signal_cb(evutil_socket_t sig, short what, void *arg)
 static void
 demo_quit(struct demo_server *d, int code)
 {
+	struct timeval	 tv = { 0, 100000 };
+
 	if (d->state == DEMO_DONE)
 		return;
 	demo_set_state(d, DEMO_DONE);
 	d->exit_code = code;
+	if (d->http != NULL) {
+		/* evhttp writes on later loop turns; it has no drain event. */
+		event_base_loopexit(d->base, &tv);
+		return;
+	}
 	bufferevent_disable(d->in, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(d->out)) == 0)
 		event_base_loopbreak(d->base);
@@ -1291,17 +1636,30 @@ demo_server_new(const struct demo_opts *opts)
 	d->opts = opts;
 	d->log_level = 1;	/* info until logging/setLevel */
 	TAILQ_INIT(&d->pending);
+	TAILQ_INIT(&d->calls);
 	d->exec_fd = opts->exec_log == NULL ? -1 : open(opts->exec_log,
 	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (opts->exec_log != NULL && d->exec_fd == -1)
 		fatal("%s", opts->exec_log);
 	if (opts->tools_extra != NULL)
 		demo_add_extra_tools(d, opts->tools_extra);
-	if (!demo_fd_pollable(STDIN_FILENO) || !demo_fd_pollable(STDOUT_FILENO))
+	if (opts->http == NULL && (!demo_fd_pollable(STDIN_FILENO) ||
+	    !demo_fd_pollable(STDOUT_FILENO)))
 		event_config_avoid_method(cfg, "epoll");
 	if ((d->base = event_base_new_with_config(cfg)) == NULL)
 		fatalx("cannot create the event loop");
 	event_config_free(cfg);
+	if (opts->conformance)
+		d->conf = demo_conf_new(&(struct demo_conf_host){ d->base, d,
+		    demo_conf_notify_cb, demo_conf_request_cb,
+		    demo_conf_respond_cb, demo_conf_error_cb,
+		    opts->http != NULL });
+	d->sigterm = evsignal_new(d->base, SIGTERM, demo_signal_cb, d);
+	d->sigint = evsignal_new(d->base, SIGINT, demo_signal_cb, d);
+	evsignal_add(d->sigterm, NULL);
+	evsignal_add(d->sigint, NULL);
+	if (opts->http != NULL)
+		return d;	/* main() starts the listener */
 	d->fd_flags[0] = fcntl(STDIN_FILENO, F_GETFL);
 	d->fd_flags[1] = fcntl(STDOUT_FILENO, F_GETFL);
 	evutil_make_socket_nonblocking(STDIN_FILENO);
@@ -1311,10 +1669,6 @@ demo_server_new(const struct demo_opts *opts)
 	bufferevent_setcb(d->in, demo_read_cb, NULL, demo_input_event_cb, d);
 	bufferevent_setcb(d->out, NULL, NULL, demo_output_event_cb, d);
 	bufferevent_enable(d->in, EV_READ);
-	d->sigterm = evsignal_new(d->base, SIGTERM, demo_signal_cb, d);
-	d->sigint = evsignal_new(d->base, SIGINT, demo_signal_cb, d);
-	evsignal_add(d->sigterm, NULL);
-	evsignal_add(d->sigint, NULL);
 	return d;
 }
 
@@ -1327,13 +1681,17 @@ demo_server_free(struct demo_server *d)
 		return;
 	while (!TAILQ_EMPTY(&d->pending))
 		demo_pending_free(TAILQ_FIRST(&d->pending));
-	bufferevent_free(d->in);
-	bufferevent_free(d->out);
+	demo_conf_free(d->conf);
+	demo_http_stop(d);
+	if (d->in != NULL) {
+		bufferevent_free(d->in);
+		bufferevent_free(d->out);
+		fcntl(STDIN_FILENO, F_SETFL, d->fd_flags[0]);
+		fcntl(STDOUT_FILENO, F_SETFL, d->fd_flags[1]);
+	}
 	event_free(d->sigterm);
 	event_free(d->sigint);
 	event_base_free(d->base);
-	fcntl(STDIN_FILENO, F_SETFL, d->fd_flags[0]);
-	fcntl(STDOUT_FILENO, F_SETFL, d->fd_flags[1]);
 	if (d->exec_fd != -1)
 		close(d->exec_fd);
 	for (i = 0; i < d->nextra; i++)
@@ -1355,6 +1713,10 @@ main(int argc, char *argv[])
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
 	d = demo_server_new(&opts);
+	if (opts.http != NULL && (rc = demo_http_start(d)) != -1) {
+		demo_server_free(d);
+		return rc;
+	}
 	event_base_dispatch(d->base);
 	rc = d->exit_code;
 	demo_server_free(d);

@@ -17,19 +17,49 @@
 
 #include "breaker.h"
 #include "config.h"
+#include "era.h"
 #include "errors.h"
+#include "events.h"
 #include "handler.h"
 #include "jsonrpc.h"
 #include "log.h"
 #include "relay.h"
 #include "retry.h"
+#include "stats.h"
+#include "session.h"
 #include "upstream.h"
+#include "upstream-http.h"
+#include "upstream-sse.h"
 #include "upstream-stdio.h"
 #include "xmalloc.h"
+
+/* How long a server may take to answer the server/discover probe. */
+#define HANDLER_PROBE_TIMEOUT		2.0
+
+/*
+ * The protocol era(s) an upstream speaks, found once by probing with
+ * server/discover (2026-07-28's rule for clients of both eras) and kept
+ * while the handler lives.
+ */
+enum handler_era {
+	HANDLER_ERA_UNKNOWN,
+	HANDLER_ERA_LEGACY,	/* initialize only */
+	HANDLER_ERA_DUAL,	/* both: modern requests pass through */
+	HANDLER_ERA_MODERN,	/* 2026-07-28 only: no initialize */
+};
+
+static const char *const handler_era_names[] = {
+	[HANDLER_ERA_UNKNOWN] = "unknown",
+	[HANDLER_ERA_LEGACY] = "legacy",
+	[HANDLER_ERA_DUAL] = "dual",
+	[HANDLER_ERA_MODERN] = "modern",
+};
 
 /* The newest legacy revision we speak to upstreams. */
 #define HANDLER_PROTOCOL_VERSION	"2025-11-25"
 #define HANDLER_PING_TIMEOUT		5.0
+/* mcprelayd's own error codes, -32010 ... -32019 (errors.h). */
+#define HANDLER_ERROR_CODES		10
 /* An upstream listing more than this is broken or hostile. */
 #define HANDLER_MAX_LIST		100000
 
@@ -39,6 +69,7 @@ enum internal_kind {
 	INTERNAL_LIST,
 	INTERNAL_PING,
 	INTERNAL_REPLAY,	/* re-sent subscription or log level */
+	INTERNAL_DISCOVER,	/* server/discover: which era it speaks */
 };
 
 struct internal_call {
@@ -71,6 +102,8 @@ struct handler {
 	enum fail_class			 last_class;
 	struct breaker			*breaker;
 	struct event			*timer;		/* the state's timer */
+	enum handler_era		 era;
+	struct event			*probe;		/* era probe deadline */
 	struct event			*health;
 	double				 last_traffic;
 	int64_t				 ping_id;
@@ -91,6 +124,16 @@ struct handler {
 
 	struct retry_stats_table	 stats;
 	struct handler_counters		 counters;
+
+	/* For stats and the control socket. */
+	int				 admin_disabled; /* handler_disable */
+	double				 state_total[HANDLER_NSTATES];
+	double				 connected_since; /* epoch; 0 = not */
+	uint64_t			 connect_failures[FAIL_NCLASSES];
+	/* Errors the daemon answered, by -code - 32010 (see errors.h),
+	 * with "other" last. */
+	uint64_t			 errors_by_code[HANDLER_ERROR_CODES + 1];
+	struct stats_latency		 latency;
 };
 
 static const char *const handler_state_names[HANDLER_NSTATES] = {
@@ -101,6 +144,7 @@ static const char *const handler_state_names[HANDLER_NSTATES] = {
 	[HANDLER_BACKOFF] = "backoff",
 	[HANDLER_FAILED] = "failed",
 	[HANDLER_STOPPING] = "stopping",
+	[HANDLER_DRAINING] = "draining",
 };
 
 static const struct {
@@ -132,10 +176,18 @@ static void	handler_transport_closed_cb(void *, enum upstream_close_reason,
 		    int, const char *);
 static void	handler_timer_cb(evutil_socket_t, short, void *);
 static void	handler_health_cb(evutil_socket_t, short, void *);
+static void	handler_probe_timeout_cb(evutil_socket_t, short, void *);
+static void	handler_send_initialize(struct handler *);
+static void	handler_initialized(struct handler *, struct json_object *);
+static void	handler_became_ready(struct handler *);
 static void	handler_request_timer_cb(evutil_socket_t, short, void *);
 static void	handler_fail_queue(struct handler *, int code, const char *);
+static void	handler_fail_inflight(struct handler *, int code,
+		    const char *);
+static void	handler_halt(struct handler *, const char *why);
 static int	handler_spawn_error_is_fatal(int);
-static enum fail_class handler_classify(enum upstream_close_reason);
+static int	handler_close_is_fatal(enum upstream_close_reason, int);
+static enum fail_class handler_classify(enum upstream_close_reason, int);
 
 static const struct upstream_event_cbs handler_transport_cbs = {
 	.ready = handler_transport_ready_cb,
@@ -173,24 +225,60 @@ handler_set_state(struct handler *h, enum handler_state next,
     const char *reason)
 {
 	enum handler_state	prev = h->state;
+	struct events		*ev = h->relay->events;
+	struct retry_stats	*st;
+	double			 now = relay_now();
 
 	evtimer_del(h->timer);
 	if (next != HANDLER_READY)
 		evtimer_del(h->health);
+	h->state_total[prev] += now - h->state_since;
 	h->state = next;
-	h->state_since = relay_now();
+	h->state_since = now;
 	snprintf(h->reason, sizeof h->reason, "%s", reason ? reason : "");
 	h->counters.transitions++;
-	if (prev != next)
+	if (next == HANDLER_READY && prev != HANDLER_DRAINING)
+		h->connected_since = stats_wallclock();
+	else if (next != HANDLER_READY && next != HANDLER_DRAINING)
+		h->connected_since = 0;
+	if (prev != next) {
 		log_info("server %s: %s -> %s%s%s%s", h->name,
 		    handler_state_name(prev), handler_state_name(next),
 		    reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+		events_state(ev, h->name, handler_state_name(prev),
+		    handler_state_name(next), reason);
+		/* systemd STATUS= ("3/4 servers ready") follows at once. */
+		relay_status_changed(h->relay);
+	}
+	/* Only a failed connect attempt leads to BACKOFF or FAILED, and
+	 * handler_connect_failed() has recorded its class and stats. */
+	if (next == HANDLER_BACKOFF || next == HANDLER_FAILED) {
+		st = retry_stats_table_get(&h->stats, "connect");
+		if ((unsigned)h->last_class < FAIL_NCLASSES)
+			h->connect_failures[h->last_class]++;
+		if (next == HANDLER_BACKOFF)
+			events_retry(ev, h->name, "connect", h->attempt,
+			    h->prev_delay);
+		events_failure(ev, h->name, st->consecutive_failures,
+		    st->last_error);
+	}
 	if (next == HANDLER_READY && h->cfg->health_check_interval > 0)
 		handler_timer_arm(h->health, h->cfg->health_check_interval);
 	if (h->cbs->settled != NULL &&
 	    (next == HANDLER_READY || next == HANDLER_FAILED ||
 	    next == HANDLER_STOPPED))
 		h->cbs->settled(h->cbarg, h);
+}
+
+/* The breaker changed state (it calls this itself, after the change). */
+static void
+handler_breaker_cb(void *arg, enum breaker_state from, enum breaker_state to)
+{
+	struct handler	*h = arg;
+
+	h->counters.breaker_transitions++;
+	events_breaker(h->relay->events, h->name, breaker_state_name(from),
+	    breaker_state_name(to));
 }
 
 static void
@@ -232,8 +320,11 @@ handler_new(struct relay *relay, const struct config_server *cfg,
 	bc.max_open_duration = cfg->circuit_breaker.max_open_duration;
 	bc.half_open_requests = cfg->circuit_breaker.half_open_requests;
 	h->breaker = breaker_new(&bc);
+	breaker_set_transition_hook(h->breaker, handler_breaker_cb, h);
+	stats_latency_init(&h->latency);
 	h->timer = evtimer_new(relay->base, handler_timer_cb, h);
 	h->health = evtimer_new(relay->base, handler_health_cb, h);
+	h->probe = evtimer_new(relay->base, handler_probe_timeout_cb, h);
 	TAILQ_INIT(&h->queue);
 	TAILQ_INIT(&h->inflight);
 	TAILQ_INIT(&h->internal);
@@ -275,6 +366,7 @@ handler_free(struct handler *h)
 	upstream_free(h->up);
 	event_free(h->timer);
 	event_free(h->health);
+	event_free(h->probe);
 	breaker_free(h->breaker);
 	for (i = 0; i < 4; i++)
 		json_object_put(h->lists[i]);
@@ -351,12 +443,52 @@ handler_server_info(const struct handler *h)
 void
 handler_start(struct handler *h)
 {
-	if (h->state != HANDLER_STOPPED)
+	if (h->state != HANDLER_STOPPED || h->admin_disabled)
 		return;
 	h->attempt = 0;
 	h->prev_delay = 0;
 	handler_set_state(h, HANDLER_CONNECTING, "start");
 	handler_connect(h);
+}
+
+/* An http or sse server's transport, from its config. */
+static struct upstream *
+handler_remote_transport(struct handler *h)
+{
+	const struct config_server	*c = h->cfg;
+	struct upstream_remote_spec	 spec;
+	struct upstream_remote_header	*hdrs;
+	struct upstream			*up;
+	size_t				 i;
+
+	hdrs = xcalloc(c->nheaders + 1, sizeof *hdrs);
+	for (i = 0; i < c->nheaders; i++) {
+		hdrs[i].name = c->headers[i].name;
+		hdrs[i].value = c->headers[i].value;
+	}
+	memset(&spec, 0, sizeof spec);
+	spec.name = c->name;
+	spec.url = c->url;
+	spec.headers = hdrs;
+	spec.nheaders = c->nheaders;
+	spec.tls.verify = c->tls.verify;
+	spec.tls.ca_file = c->tls.ca_file;
+	spec.tls.cert_file = c->tls.cert_file;
+	spec.tls.key_file = c->tls.key_file;
+	spec.tls.min_version = c->tls.min_version != NULL &&
+	    strcmp(c->tls.min_version, "1.3") == 0 ? 3 : 2;
+	spec.connect_timeout = c->connect_timeout;
+	spec.request_timeout = c->request_timeout;
+	spec.shutdown_timeout = c->shutdown_timeout;
+	spec.max_message = h->relay->cfg->listen.max_body_size;
+	if (c->type == CONFIG_SERVER_SSE)
+		up = upstream_sse_new(h->relay->base, &spec,
+		    &handler_transport_cbs, h);
+	else
+		up = upstream_http_new(h->relay->base, &spec,
+		    &handler_transport_cbs, h);
+	free(hdrs);
+	return up;
 }
 
 /* Build the transport's spec from the server's config and start it. */
@@ -371,25 +503,30 @@ handler_connect(struct handler *h)
 	retry_stats_attempt(st);
 	h->counters.starts++;
 
-	memset(&spec, 0, sizeof spec);
-	spec.name = c->name;
-	spec.command = c->command;
-	spec.args = c->args;
-	spec.env = c->env;
-	spec.cwd = c->cwd;
-	spec.max_message = h->relay->cfg->listen.max_body_size;
-	spec.shutdown_timeout = c->shutdown_timeout;
-	h->up = upstream_stdio_new(h->relay->base, h->relay->reaper, &spec,
-	    &handler_transport_cbs, h);
-	/* connect_timeout covers spawn, initialize and the first lists. */
+	if (c->type != CONFIG_SERVER_STDIO)
+		h->up = handler_remote_transport(h);
+	else {
+		memset(&spec, 0, sizeof spec);
+		spec.name = c->name;
+		spec.command = c->command;
+		spec.args = c->args;
+		spec.env = c->env;
+		spec.cwd = c->cwd;
+		spec.max_message = h->relay->cfg->listen.max_body_size;
+		spec.shutdown_timeout = c->shutdown_timeout;
+		h->up = upstream_stdio_new(h->relay->base, h->relay->reaper,
+		    &spec, &handler_transport_cbs, h);
+	}
+	/* connect_timeout covers spawn or connect, initialize and the
+	 * first lists. */
 	if (c->connect_timeout > 0)
 		handler_timer_arm(h->timer, c->connect_timeout);
 	if (upstream_start(h->up) == -1) {
 		int	err = errno;
 		char	why[128];
 
-		snprintf(why, sizeof why, "cannot start '%s': %s", c->command,
-		    strerror(err));
+		snprintf(why, sizeof why, "cannot start '%s': %s",
+		    c->command != NULL ? c->command : c->name, strerror(err));
 		upstream_free(h->up);
 		h->up = NULL;
 		if (handler_spawn_error_is_fatal(err))
@@ -421,10 +558,155 @@ handler_send_internal(struct handler *h, enum internal_kind kind, int list,
 	return ic;
 }
 
+/* The _meta a modern request from mcprelayd itself carries. */
+static struct json_object *
+handler_modern_params(void)
+{
+	struct json_object	*params, *meta, *info;
+
+	params = json_object_new_object();
+	meta = json_object_new_object();
+	json_object_object_add(meta, ERA_META_VERSION,
+	    json_object_new_string("2026-07-28"));
+	json_object_object_add(meta, ERA_META_CAPS, json_object_new_object());
+	info = json_object_new_object();
+	json_object_object_add(info, "name", json_object_new_string("mcprelay"));
+	json_object_object_add(info, "version",
+	    json_object_new_string(PACKAGE_VERSION));
+	json_object_object_add(meta, ERA_META_CLIENT, info);
+	json_object_object_add(params, "_meta", meta);
+	return params;
+}
+
+/*
+ * The transport is up: initialize, unless the server is known to speak
+ * only 2026-07-28, where server/discover takes its place.  Which era a
+ * server speaks is found after initialize (handler_probe_era): some legacy
+ * servers exit on any request before initialize, none on an unknown method
+ * after it.
+ */
 static void
 handler_transport_ready_cb(void *arg)
 {
+	struct handler	*h = arg;
+
+	handler_set_state(h, HANDLER_INITIALIZING, "transport up");
+	if (h->cfg->connect_timeout > 0)
+		handler_timer_arm(h->timer, h->cfg->connect_timeout);
+	if (h->era == HANDLER_ERA_MODERN)
+		handler_send_internal(h, INTERNAL_DISCOVER, 1,
+		    "server/discover", handler_modern_params());
+	else
+		handler_send_initialize(h);
+}
+
+/*
+ * Ask which era the server speaks.  ready: the server is initialized and
+ * the answer only classifies it; otherwise initialize was refused and a
+ * modern answer makes it a modern-only server.
+ */
+static void
+handler_probe_era(struct handler *h, int initialized)
+{
+	handler_send_internal(h, INTERNAL_DISCOVER, initialized ? 0 : 1,
+	    "server/discover", handler_modern_params());
+	handler_timer_arm(h->probe, HANDLER_PROBE_TIMEOUT);
+}
+
+static void
+handler_set_era(struct handler *h, enum handler_era era, const char *why)
+{
+	evtimer_del(h->probe);
+	if (h->era != era)
+		log_info("server %s: speaks %s MCP (%s)", h->name,
+		    handler_era_names[era], why);
+	h->era = era;
+}
+
+/* The post-initialize probe counted as one of the things READY waits for. */
+static void
+handler_probe_done(struct handler *h)
+{
+	if (h->state == HANDLER_INITIALIZING && h->lists_due > 0 &&
+	    --h->lists_due == 0)
+		handler_became_ready(h);
+}
+
+static void
+handler_probe_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
 	struct handler		*h = arg;
+	struct internal_call	*ic;
+	int			 before_init = 0;
+
+	TAILQ_FOREACH(ic, &h->internal, entry) {
+		if (ic->kind == INTERNAL_DISCOVER) {
+			before_init = ic->list;
+			TAILQ_REMOVE(&h->internal, ic, entry);
+			free(ic);
+			break;
+		}
+	}
+	if (before_init)
+		handler_connect_failed(h, FAIL_PROTOCOL_ERROR,
+		    "initialize was refused and server/discover not answered");
+	else if (h->era == HANDLER_ERA_UNKNOWN) {
+		handler_set_era(h, HANDLER_ERA_LEGACY,
+		    "no answer to server/discover");
+		handler_probe_done(h);
+	}
+}
+
+/*
+ * The answer to server/discover: after initialize it tells legacy from
+ * dual; instead of initialize (before_init) it is how a modern-only server
+ * connects.
+ */
+static void
+handler_discovered(struct handler *h, struct json_object *msg, int is_error,
+    int before_init)
+{
+	struct json_object	*result, *versions;
+	int			 modern = 0, legacy = 0;
+	size_t			 i;
+	const char		*v;
+
+	if (!is_error && json_object_object_get_ex(msg, "result", &result) &&
+	    json_object_object_get_ex(result, "supportedVersions", &versions) &&
+	    json_object_is_type(versions, json_type_array)) {
+		for (i = 0; i < json_object_array_length(versions); i++) {
+			v = json_object_get_string(
+			    json_object_array_get_idx(versions, i));
+			if (v != NULL && era_modern_version_supported(v))
+				modern = 1;
+			else if (v != NULL && session_protocol_supported(v))
+				legacy = 1;
+		}
+	}
+	if (!before_init) {
+		handler_set_era(h, modern ? HANDLER_ERA_DUAL :
+		    HANDLER_ERA_LEGACY, is_error ? "server/discover refused" :
+		    "server/discover");
+		handler_probe_done(h);
+		return;
+	}
+	evtimer_del(h->probe);
+	if (!modern) {
+		handler_connect_failed(h, FAIL_PROTOCOL_ERROR,
+		    "initialize was refused by the server");
+		return;
+	}
+	(void)legacy;
+	handler_set_era(h, HANDLER_ERA_MODERN, "server/discover");
+	/* Modern only: the discover result stands in for initialize. */
+	handler_initialized(h, result);
+	if (h->lists_due == 0 && h->state == HANDLER_INITIALIZING)
+		handler_became_ready(h);
+}
+
+static void
+handler_send_initialize(struct handler *h)
+{
 	struct json_object	*params, *caps, *info;
 
 	params = json_object_new_object();
@@ -448,9 +730,6 @@ handler_transport_ready_cb(void *arg)
 	json_object_object_add(info, "version",
 	    json_object_new_string(PACKAGE_VERSION));
 	json_object_object_add(params, "clientInfo", info);
-	handler_set_state(h, HANDLER_INITIALIZING, "transport up");
-	if (h->cfg->connect_timeout > 0)
-		handler_timer_arm(h->timer, h->cfg->connect_timeout);
 	handler_send_internal(h, INTERNAL_INITIALIZE, 0, "initialize", params);
 }
 
@@ -462,8 +741,11 @@ handler_fetch_list(struct handler *h, int which, const char *cursor,
 	struct json_object	*params = NULL;
 	struct internal_call	*ic;
 
+	if (h->era == HANDLER_ERA_MODERN)
+		params = handler_modern_params();
 	if (cursor != NULL) {
-		params = json_object_new_object();
+		if (params == NULL)
+			params = json_object_new_object();
 		json_object_object_add(params, "cursor",
 		    json_object_new_string(cursor));
 	}
@@ -493,12 +775,16 @@ handler_initialized(struct handler *h, struct json_object *result)
 
 	json_object_put(h->server_info);
 	h->server_info = json_object_get(result);
-	n = jsonrpc_notification_new("notifications/initialized", NULL);
-	s = jsonrpc_to_string(n, &len);
-	upstream_send(h->up, s, len);
-	json_object_put(n);
+	if (h->era != HANDLER_ERA_MODERN) {
+		n = jsonrpc_notification_new("notifications/initialized", NULL);
+		s = jsonrpc_to_string(n, &len);
+		upstream_send(h->up, s, len);
+		json_object_put(n);
+	}
 
-	if (h->log_level != NULL && handler_has_cap(h, "logging")) {
+	/* A modern server keeps no session state to restore. */
+	if (h->era != HANDLER_ERA_MODERN && h->log_level != NULL &&
+	    handler_has_cap(h, "logging")) {
 		p = json_object_new_object();
 		json_object_object_add(p, "level",
 		    json_object_new_string(h->log_level));
@@ -506,6 +792,8 @@ handler_initialized(struct handler *h, struct json_object *result)
 		    "logging/setLevel", p);
 	}
 	json_object_object_foreach(h->subscriptions, uri, unused) {
+		if (h->era == HANDLER_ERA_MODERN)
+			break;
 		(void)unused;
 		p = json_object_new_object();
 		json_object_object_add(p, "uri", json_object_new_string(uri));
@@ -572,11 +860,12 @@ handler_list_done(struct handler *h, int which, struct json_object *items)
 	json_object_put(h->lists[which]);
 	h->lists[which] = items;
 	if (h->state == HANDLER_INITIALIZING) {
-		if (--h->lists_due == 0)
-			handler_became_ready(h);
-		/* The first fetch is no change a client could have seen. */
+		/* The first fetch is no change a client could have seen;
+		 * decide before becoming ready sets have_lists. */
 		if (!h->have_lists)
 			changed = 0;
+		if (--h->lists_due == 0)
+			handler_became_ready(h);
 	}
 	if (changed && h->cbs->lists_changed != NULL)
 		h->cbs->lists_changed(h->cbarg, h, 1u << which);
@@ -599,14 +888,29 @@ handler_internal_reply(struct handler *h, struct internal_call *ic,
 			    "setup after reconnect", h->name);
 		return;
 	}
+	if (ic->kind == INTERNAL_DISCOVER) {
+		handler_discovered(h, msg, is_error, ic->list);
+		return;
+	}
 	if (ic->kind == INTERNAL_INITIALIZE) {
 		if (is_error || !json_object_object_get_ex(msg, "result",
 		    &result) || !json_object_is_type(result, json_type_object)) {
+			/* Perhaps a server that speaks only 2026-07-28. */
+			if (h->era == HANDLER_ERA_UNKNOWN) {
+				handler_probe_era(h, 0);
+				return;
+			}
 			handler_connect_failed(h, FAIL_PROTOCOL_ERROR,
 			    "initialize was refused by the server");
 			return;
 		}
 		handler_initialized(h, result);
+		/* Ready waits for the era too: a modern request must not
+		 * be translated for a server that would have taken it. */
+		if (h->era == HANDLER_ERA_UNKNOWN) {
+			h->lists_due++;
+			handler_probe_era(h, 1);
+		}
 		if (h->lists_due == 0 && h->state == HANDLER_INITIALIZING)
 			handler_became_ready(h);
 		return;
@@ -716,6 +1020,16 @@ handler_send_request(struct handler *h, struct request *r)
 	size_t			 len;
 	char			 token[64];
 
+	/* Each client's request goes in its own era when the server
+	 * speaks it, translated only where it does not. */
+	if (r->era == ERA_MODERN && h->era != HANDLER_ERA_DUAL &&
+	    h->era != HANDLER_ERA_MODERN)
+		era_request_to_legacy(r->msg);
+	else if (r->era != ERA_MODERN && h->era == HANDLER_ERA_MODERN)
+		era_request_to_modern(r->msg, r->session != NULL ?
+		    session_client_capabilities(r->session) : NULL,
+		    r->session != NULL ? session_client_info(r->session) :
+		    NULL);
 	r->upstream_id = relay_next_id(h->relay);
 	r->attempts++;
 	json_object_object_add(r->msg, "id",
@@ -786,7 +1100,11 @@ static void
 handler_fail_request(struct handler *h, struct request *r, int code,
     const char *message)
 {
+	int	i = -code - 32010;
+
 	h->counters.errors++;
+	h->errors_by_code[i >= 0 && i < HANDLER_ERROR_CODES ? i :
+	    HANDLER_ERROR_CODES]++;
 	r->handler = NULL;
 	request_fail(r, code, message, handler_error_data(h, r));
 }
@@ -832,6 +1150,7 @@ handler_submit(struct handler *h, struct request *r)
 	char	msg[768];
 
 	r->handler = h;
+	r->started = relay_now();
 	h->counters.requests++;
 	r->retry_safe = handler_retry_safe(h, r);
 	handler_note_client_setup(h, r);
@@ -869,13 +1188,29 @@ handler_submit(struct handler *h, struct request *r)
 			handler_fail_request(h, r, RELAY_ERR_UNAVAILABLE, msg);
 		}
 		return;
+	case HANDLER_DRAINING:
 	case HANDLER_STOPPED:
 	case HANDLER_STOPPING:
 	case HANDLER_NSTATES:
-		snprintf(msg, sizeof msg, "server '%s' is disabled", h->name);
+		if (h->admin_disabled)
+			snprintf(msg, sizeof msg, "server '%s' is disabled by "
+			    "the operator (mcprelayctl enable %s)", h->name,
+			    h->name);
+		else
+			snprintf(msg, sizeof msg, "server '%s' is disabled",
+			    h->name);
 		handler_fail_request(h, r, RELAY_ERR_DISABLED, msg);
 		return;
 	}
+}
+
+/* DRAINING ends once nothing is in flight: stop from the loop, not from
+ * inside whatever removed the last request. */
+static void
+handler_drain_check(struct handler *h)
+{
+	if (h->state == HANDLER_DRAINING && TAILQ_EMPTY(&h->inflight))
+		handler_timer_arm(h->timer, 0);
 }
 
 void
@@ -888,6 +1223,7 @@ handler_forget(struct handler *h, struct request *r)
 		TAILQ_REMOVE(&h->inflight, r, entry);
 	r->where = REQUEST_NEW;
 	r->handler = NULL;
+	handler_drain_check(h);
 }
 
 static void
@@ -897,7 +1233,8 @@ handler_send_cancel(struct handler *h, struct request *r, const char *why)
 	const char		*s;
 	size_t			 len;
 
-	if (h->up == NULL || h->state != HANDLER_READY)
+	if (h->up == NULL || (h->state != HANDLER_READY &&
+	    h->state != HANDLER_DRAINING))
 		return;
 	p = json_object_new_object();
 	json_object_object_add(p, "requestId",
@@ -913,6 +1250,22 @@ void
 handler_cancel(struct handler *h, struct request *r)
 {
 	handler_send_cancel(h, r, "cancelled by the client");
+}
+
+void
+handler_subscribe(struct handler *h, const char *uri)
+{
+	struct json_object	*p;
+
+	if (json_object_object_get_ex(h->subscriptions, uri, NULL))
+		return;
+	json_object_object_add(h->subscriptions, uri,
+	    json_object_new_boolean(1));
+	if (h->state != HANDLER_READY || h->era == HANDLER_ERA_MODERN)
+		return;
+	p = json_object_new_object();
+	json_object_object_add(p, "uri", json_object_new_string(uri));
+	handler_send_internal(h, INTERNAL_REPLAY, 0, "resources/subscribe", p);
 }
 
 void
@@ -1007,6 +1360,8 @@ handler_salvage_inflight(struct handler *h)
 		if (r->retry_safe && r->attempts <= h->policy.max_retries) {
 			h->counters.retried++;
 			retry_stats_retry(st, 0);
+			events_retry(h->relay->events, h->name, "request",
+			    (unsigned)r->attempts, 0);
 			prev = r;
 			handler_queue(h, prev, 1);
 			continue;
@@ -1027,6 +1382,8 @@ handler_drop_transport(struct handler *h)
 	upstream_free(h->up);
 	h->up = NULL;
 	handler_internal_clear(h);
+	/* An unanswered era probe says nothing about a connection lost. */
+	evtimer_del(h->probe);
 }
 
 /* A missing or forbidden program does not fix itself: never retried. */
@@ -1037,9 +1394,30 @@ handler_spawn_error_is_fatal(int err)
 	    err == ENOTDIR;
 }
 
+/*
+ * Failures that do not fix themselves are not retried: a missing program,
+ * a refused certificate, a bad URL or header, a 4xx refusing initialize
+ * (401, 403, 404 at the endpoint...), but not 408 and 429.
+ */
+static int
+handler_close_is_fatal(enum upstream_close_reason reason, int err)
+{
+	switch (reason) {
+	case UPSTREAM_CLOSE_SPAWN_FAILED:
+		return handler_spawn_error_is_fatal(err);
+	case UPSTREAM_CLOSE_TLS:
+	case UPSTREAM_CLOSE_CONFIG:
+		return 1;
+	case UPSTREAM_CLOSE_HTTP_STATUS:
+		return err >= 300 && err < 500 && err != 408 && err != 429;
+	default:
+		return 0;
+	}
+}
+
 /* The error class a transport's report falls in, for retry_on/by_class. */
 static enum fail_class
-handler_classify(enum upstream_close_reason reason)
+handler_classify(enum upstream_close_reason reason, int err)
 {
 	switch (reason) {
 	case UPSTREAM_CLOSE_SPAWN_FAILED:
@@ -1047,6 +1425,22 @@ handler_classify(enum upstream_close_reason reason)
 	case UPSTREAM_CLOSE_EXITED:
 		return FAIL_UPSTREAM_EXIT;
 	case UPSTREAM_CLOSE_PROTOCOL:
+		return FAIL_PROTOCOL_ERROR;
+	case UPSTREAM_CLOSE_CONNECT_FAILED:
+	case UPSTREAM_CLOSE_TLS:
+	case UPSTREAM_CLOSE_CONFIG:
+		return FAIL_CONNECT_FAILURE;
+	case UPSTREAM_CLOSE_TIMEOUT:
+		return FAIL_TIMEOUT;
+	case UPSTREAM_CLOSE_SESSION_EXPIRED:
+		return FAIL_SESSION_EXPIRED;
+	case UPSTREAM_CLOSE_HTTP_STATUS:
+		if (err == 429)
+			return FAIL_HTTP_429;
+		if (err >= 500 && err < 600)
+			return FAIL_HTTP_5XX;
+		if (err == 408)
+			return FAIL_TIMEOUT;
 		return FAIL_PROTOCOL_ERROR;
 	case UPSTREAM_CLOSE_IO_ERROR:
 	case UPSTREAM_CLOSE_REQUESTED:
@@ -1142,6 +1536,10 @@ handler_timer_cb(evutil_socket_t fd, short what, void *arg)
 		handler_connect_failed(h, FAIL_TIMEOUT,
 		    "connect_timeout expired");
 		break;
+	case HANDLER_DRAINING:
+		if (TAILQ_EMPTY(&h->inflight))
+			handler_halt(h, "disabled: in-flight requests done");
+		break;
 	default:
 		break;
 	}
@@ -1176,14 +1574,22 @@ handler_transport_closed_cb(void *arg, enum upstream_close_reason reason,
 		break;
 	case HANDLER_CONNECTING:
 	case HANDLER_INITIALIZING:
-		if (reason == UPSTREAM_CLOSE_SPAWN_FAILED &&
-		    handler_spawn_error_is_fatal(err))
-			h->fatal_errno = err;
-		handler_connect_failed(h, handler_classify(reason), why);
+		if (handler_close_is_fatal(reason, err))
+			h->fatal_errno = err != 0 ? err : EINVAL;
+		handler_connect_failed(h, handler_classify(reason, err), why);
 		break;
 	case HANDLER_STOPPING:
 		handler_drop_transport(h);
 		handler_set_state(h, HANDLER_STOPPED, "stopped");
+		break;
+	case HANDLER_DRAINING:
+		/* Being disabled: nothing is sent again. */
+		handler_drop_transport(h);
+		h->counters.disconnects++;
+		handler_fail_inflight(h, RELAY_ERR_MAYBE_RAN, "the connection "
+		    "was lost while the server was being disabled; the "
+		    "request may or may not have run");
+		handler_set_state(h, HANDLER_STOPPED, why);
 		break;
 	default:
 		handler_drop_transport(h);
@@ -1213,24 +1619,92 @@ handler_reconnect(struct handler *h, const char *reason)
 	}
 }
 
-void
-handler_stop(struct handler *h)
+static void
+handler_fail_inflight(struct handler *h, int code, const char *message)
 {
 	struct request	*r;
 
-	handler_fail_queue(h, RELAY_ERR_DISABLED, "server is being stopped");
 	while ((r = TAILQ_FIRST(&h->inflight)) != NULL) {
 		TAILQ_REMOVE(&h->inflight, r, entry);
 		request_cancel_timer(r);
-		handler_fail_request(h, r, RELAY_ERR_DISABLED,
-		    "server is being stopped");
+		if (code == RELAY_ERR_MAYBE_RAN)
+			h->counters.maybe_ran++;
+		handler_fail_request(h, r, code, message);
 	}
+}
+
+/* Fail what waits or runs, close the transport, end STOPPED. */
+static void
+handler_halt(struct handler *h, const char *why)
+{
+	handler_fail_queue(h, RELAY_ERR_DISABLED, "server is being stopped");
+	handler_fail_inflight(h, RELAY_ERR_DISABLED,
+	    "server is being stopped");
 	if (h->up != NULL) {
 		handler_internal_clear(h);
-		handler_set_state(h, HANDLER_STOPPING, "stop requested");
+		handler_set_state(h, HANDLER_STOPPING, why);
 		upstream_close(h->up);
 	} else
-		handler_set_state(h, HANDLER_STOPPED, "stop requested");
+		handler_set_state(h, HANDLER_STOPPED, why);
+}
+
+void
+handler_stop(struct handler *h)
+{
+	handler_halt(h, "stop requested");
+}
+
+void
+handler_disable(struct handler *h, const char *reason)
+{
+	char	why[320];
+
+	h->admin_disabled = 1;
+	switch (h->state) {
+	case HANDLER_READY:
+		if (!TAILQ_EMPTY(&h->inflight)) {
+			snprintf(why, sizeof why, "%s; draining", reason);
+			handler_set_state(h, HANDLER_DRAINING, why);
+			return;
+		}
+		handler_halt(h, reason);
+		break;
+	case HANDLER_CONNECTING:
+	case HANDLER_INITIALIZING:
+	case HANDLER_BACKOFF:
+	case HANDLER_FAILED:
+		handler_halt(h, reason);
+		break;
+	default:
+		/* Draining, stopping or stopped already. */
+		break;
+	}
+}
+
+int
+handler_enable(struct handler *h, const char *reason)
+{
+	switch (h->state) {
+	case HANDLER_STOPPING:
+		return -1;
+	case HANDLER_DRAINING:
+		h->admin_disabled = 0;
+		handler_set_state(h, HANDLER_READY, reason);
+		return 0;
+	case HANDLER_STOPPED:
+		h->admin_disabled = 0;
+		handler_start(h);
+		return 0;
+	default:
+		h->admin_disabled = 0;
+		return 0;
+	}
+}
+
+int
+handler_disabled(const struct handler *h)
+{
+	return h->admin_disabled;
 }
 
 /* ---- health ------------------------------------------------------------ */
@@ -1250,7 +1724,11 @@ handler_health_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (now - h->last_traffic >= h->cfg->health_check_interval) {
-		h->ping_id = handler_send_internal(h, INTERNAL_PING, 0, "ping",
+		/* 2026-07-28 removed ping; discover is as cheap. */
+		h->ping_id = h->era == HANDLER_ERA_MODERN ?
+		    handler_send_internal(h, INTERNAL_PING, 0,
+		    "server/discover", handler_modern_params())->id :
+		    handler_send_internal(h, INTERNAL_PING, 0, "ping",
 		    NULL)->id;
 		handler_timer_arm(h->health, HANDLER_PING_TIMEOUT);
 		return;
@@ -1315,10 +1793,20 @@ handler_on_response(struct handler *h, struct json_object *msg, int is_error)
 	retry_stats_attempt(st);
 	retry_stats_success(st);
 	h->counters.replies++;
+	if (is_error)
+		h->counters.replies_error++;
+	else {
+		h->counters.replies_ok++;
+		if (r->attempts > 1)
+			h->counters.retried_ok++;
+	}
+	/* Queue waits included: what the client waited for. */
+	stats_latency_add(&h->latency, relay_now() - r->started);
 	json_object_object_add(msg, "id", json_object_get(r->client_id));
 	r->handler = NULL;
 	r->where = REQUEST_NEW;
 	request_finish(r, json_object_get(msg));
+	handler_drain_check(h);
 }
 
 static void
@@ -1434,7 +1922,8 @@ handler_answer_server_request(struct handler *h, struct json_object *id,
 	if (id != NULL)
 		json_object_object_add(reply, "id", json_object_get(id));
 	if (h->up != NULL && (h->state == HANDLER_READY ||
-	    h->state == HANDLER_INITIALIZING)) {
+	    h->state == HANDLER_INITIALIZING ||
+	    h->state == HANDLER_DRAINING)) {
 		s = jsonrpc_to_string(reply, &len);
 		upstream_send(h->up, s, len);
 	}
@@ -1455,72 +1944,237 @@ handler_forward_notification(struct handler *h, struct json_object *msg)
 
 /* ---- stats ------------------------------------------------------------- */
 
-struct json_object *
-handler_stats_json(const struct handler *h)
+static void
+handler_add_int(struct json_object *o, const char *key, uint64_t v)
 {
-	struct json_object	*o, *c, *p, *ops;
-	const struct handler_counters *k = &h->counters;
-	double			 now = relay_now();
-	size_t			 i;
+	json_object_object_add(o, key, json_object_new_int64((int64_t)v));
+}
+
+/* Epoch seconds, or null for "never". */
+static void
+handler_add_time(struct json_object *o, const char *key, double t)
+{
+	json_object_object_add(o, key, t > 0 ? stats_double(t) :
+	    NULL);
+}
+
+static struct json_object *
+handler_policy_json(const struct retry_policy *p)
+{
+	struct json_object	*o = json_object_new_object();
+
+	handler_add_int(o, "max_retries", (uint64_t)p->max_retries);
+	json_object_object_add(o, "initial_delay",
+	    stats_double(p->initial_delay));
+	json_object_object_add(o, "max_delay",
+	    stats_double(p->max_delay));
+	json_object_object_add(o, "backoff_factor",
+	    stats_double(p->backoff_factor));
+	json_object_object_add(o, "jitter", json_object_new_boolean(p->jitter));
+	json_object_object_add(o, "jitter_factor",
+	    stats_double(p->jitter_factor));
+	json_object_object_add(o, "jitter_mode", json_object_new_string(
+	    retry_jitter_mode_name(p->jitter_mode)));
+	json_object_object_add(o, "attempt_timeout",
+	    stats_double(p->attempt_timeout));
+	json_object_object_add(o, "deadline",
+	    stats_double(p->deadline));
+	return o;
+}
+
+/* The classes retried, and the classes with a policy of their own. */
+static struct json_object *
+handler_retry_on_json(const struct handler *h)
+{
+	struct json_object	*o, *on, *by;
+	struct retry_policy	 p;
+	int			 i;
 
 	o = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(h->name));
-	json_object_object_add(o, "state",
-	    json_object_new_string(handler_state_name(h->state)));
-	json_object_object_add(o, "stateSeconds",
-	    json_object_new_double(now - h->state_since));
-	json_object_object_add(o, "reason", json_object_new_string(h->reason));
-	json_object_object_add(o, "breaker", json_object_new_string(
+	on = json_object_new_array();
+	by = json_object_new_object();
+	for (i = 0; i < FAIL_NCLASSES; i++) {
+		if (h->cfg->retry_on[i])
+			json_object_array_add(on,
+			    json_object_new_string(fail_class_name(i)));
+		if (h->cfg->retry_by_class_set[i]) {
+			handler_policy_from_config(&p,
+			    &h->cfg->retry_by_class[i]);
+			json_object_object_add(by, fail_class_name(i),
+			    handler_policy_json(&p));
+		}
+	}
+	json_object_object_add(o, "classes", on);
+	json_object_object_add(o, "policyByClass", by);
+	return o;
+}
+
+static struct json_object *
+handler_breaker_json(const struct handler *h, double now)
+{
+	const struct config_breaker	*c = &h->cfg->circuit_breaker;
+	struct json_object		*o, *s;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "state", json_object_new_string(
 	    breaker_state_name(breaker_state(h->breaker, now))));
-	json_object_object_add(o, "queued", json_object_new_int(h->nqueued));
+	handler_add_int(o, "transitions", h->counters.breaker_transitions);
+	handler_add_int(o, "timesOpened", breaker_times_opened(h->breaker));
+	handler_add_int(o, "consecutiveFailures",
+	    breaker_consecutive_failures(h->breaker));
+	json_object_object_add(o, "retryAfter", stats_double(
+	    breaker_retry_after(h->breaker, now)));
+	s = json_object_new_object();
+	json_object_object_add(s, "enabled", json_object_new_boolean(
+	    c->enabled));
+	handler_add_int(s, "failure_threshold",
+	    (uint64_t)c->failure_threshold);
+	json_object_object_add(s, "open_duration",
+	    stats_double(c->open_duration));
+	json_object_object_add(s, "max_open_duration",
+	    stats_double(c->max_open_duration));
+	handler_add_int(s, "half_open_requests",
+	    (uint64_t)c->half_open_requests);
+	json_object_object_add(o, "settings", s);
+	return o;
+}
 
-	p = json_object_new_object();
-	json_object_object_add(p, "max_retries",
-	    json_object_new_int(h->policy.max_retries));
-	json_object_object_add(p, "initial_delay",
-	    json_object_new_double(h->policy.initial_delay));
-	json_object_object_add(p, "max_delay",
-	    json_object_new_double(h->policy.max_delay));
-	json_object_object_add(p, "backoff_factor",
-	    json_object_new_double(h->policy.backoff_factor));
-	json_object_object_add(p, "jitter",
-	    json_object_new_boolean(h->policy.jitter));
-	json_object_object_add(p, "jitter_factor",
-	    json_object_new_double(h->policy.jitter_factor));
-	json_object_object_add(o, "retry", p);
+static struct json_object *
+handler_connection_json(const struct handler *h, double now)
+{
+	const struct retry_stats *cs;
+	struct json_object	*o, *by;
+	struct retry_stats_table *t = (struct retry_stats_table *)&h->stats;
+	double			 down;
+	int			 i;
 
-	c = json_object_new_object();
-#define K(f)	json_object_object_add(c, #f, json_object_new_int64((int64_t)k->f))
-	K(starts); K(connects); K(disconnects); K(requests); K(replies);
-	K(errors); K(retried); K(maybe_ran); K(queue_rejects);
-	K(queue_timeouts); K(timeouts); K(fallbacks); K(transitions);
-	K(health_failures);
-#undef K
-	json_object_object_add(o, "counters", c);
+	/* A table entry is created on first use; reading must not. */
+	cs = retry_stats_table_find(t, "connect");
+	o = json_object_new_object();
+	handler_add_int(o, "attempts", cs ? cs->attempts : 0);
+	handler_add_int(o, "successes", cs ? cs->successes : 0);
+	handler_add_int(o, "failures", cs ? cs->failures : 0);
+	by = json_object_new_object();
+	for (i = 0; i < FAIL_NCLASSES; i++)
+		handler_add_int(by, fail_class_name(i), h->connect_failures[i]);
+	json_object_object_add(o, "failuresByClass", by);
+	handler_add_int(o, "retries", cs ? cs->retries : 0);
+	handler_add_int(o, "reconnects", h->counters.connects > 0 ?
+	    h->counters.connects - 1 : 0);
+	handler_add_int(o, "disconnects", h->counters.disconnects);
+	handler_add_int(o, "consecutiveFailures",
+	    cs ? cs->consecutive_failures : 0);
+	json_object_object_add(o, "lastError", cs && cs->failures > 0 ?
+	    json_object_new_string(cs->last_error) : NULL);
+	handler_add_time(o, "lastErrorTime", cs ? cs->last_error_time : 0);
+	handler_add_time(o, "connectedSince", h->connected_since);
+	down = h->state_total[HANDLER_CONNECTING] +
+	    h->state_total[HANDLER_INITIALIZING] +
+	    h->state_total[HANDLER_BACKOFF] + h->state_total[HANDLER_FAILED];
+	if (h->state == HANDLER_CONNECTING ||
+	    h->state == HANDLER_INITIALIZING ||
+	    h->state == HANDLER_BACKOFF || h->state == HANDLER_FAILED)
+		down += now - h->state_since;
+	json_object_object_add(o, "downtimeSeconds",
+	    stats_double(down));
+	handler_add_int(o, "healthFailures", h->counters.health_failures);
+	return o;
+}
+
+static struct json_object *
+handler_requests_json(const struct handler *h)
+{
+	const struct handler_counters *k = &h->counters;
+	struct json_object	*o, *by;
+	struct request		*r;
+	uint64_t		 inflight = 0;
+	int			 i;
+
+	TAILQ_FOREACH(r, &h->inflight, entry)
+		inflight++;
+	o = json_object_new_object();
+	handler_add_int(o, "total", k->requests);
+	handler_add_int(o, "ok", k->replies_ok);
+	handler_add_int(o, "errors", k->replies_error + k->errors);
+	by = json_object_new_object();
+	handler_add_int(by, "upstream", k->replies_error);
+	for (i = 0; i <= HANDLER_ERROR_CODES; i++)
+		handler_add_int(by, relay_error_name(-32010 - i),
+		    h->errors_by_code[i]);
+	json_object_object_add(o, "errorsByClass", by);
+	handler_add_int(o, "retried", k->retried);
+	handler_add_int(o, "retriedOk", k->retried_ok);
+	handler_add_int(o, "inFlight", inflight);
+	handler_add_int(o, "queued", (uint64_t)h->nqueued);
+	handler_add_int(o, "refusedUnsafe", k->maybe_ran);
+	handler_add_int(o, "queueRejects", k->queue_rejects);
+	handler_add_int(o, "queueTimeouts", k->queue_timeouts);
+	handler_add_int(o, "timeouts", k->timeouts);
+	handler_add_int(o, "fallbacks", k->fallbacks);
+	return o;
+}
+
+static struct json_object *
+handler_operations_json(const struct handler *h)
+{
+	struct json_object	*ops, *so;
+	size_t			 i;
 
 	ops = json_object_new_object();
 	for (i = 0; i < h->stats.count; i++) {
-		const char		*opname = h->stats.entries[i].name;
 		const struct retry_stats *s = &h->stats.entries[i].stats;
-		struct json_object	*so;
 
 		so = json_object_new_object();
-		json_object_object_add(so, "attempts",
-		    json_object_new_int64((int64_t)s->attempts));
-		json_object_object_add(so, "successes",
-		    json_object_new_int64((int64_t)s->successes));
-		json_object_object_add(so, "failures",
-		    json_object_new_int64((int64_t)s->failures));
-		json_object_object_add(so, "retries",
-		    json_object_new_int64((int64_t)s->retries));
+		handler_add_int(so, "attempts", s->attempts);
+		handler_add_int(so, "successes", s->successes);
+		handler_add_int(so, "failures", s->failures);
+		handler_add_int(so, "retries", s->retries);
 		json_object_object_add(so, "total_delay",
-		    json_object_new_double(s->total_delay));
-		json_object_object_add(so, "consecutive_failures",
-		    json_object_new_int64((int64_t)s->consecutive_failures));
+		    stats_double(s->total_delay));
+		handler_add_int(so, "consecutive_failures",
+		    s->consecutive_failures);
 		json_object_object_add(so, "last_error",
 		    json_object_new_string(s->last_error));
-		json_object_object_add(ops, opname, so);
+		json_object_object_add(ops, h->stats.entries[i].name, so);
 	}
-	json_object_object_add(o, "operations", ops);
+	return ops;
+}
+
+struct json_object *
+handler_stats_json(const struct handler *h)
+{
+	struct json_object	*o, *p;
+	double			 now = relay_now();
+	pid_t			 pid = h->up != NULL ? upstream_pid(h->up) : -1;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(h->name));
+	json_object_object_add(o, "type", json_object_new_string(
+	    config_server_type_name(h->cfg->type)));
+	json_object_object_add(o, "protocol",
+	    json_object_new_string(handler_era_names[h->era]));
+	json_object_object_add(o, "state",
+	    json_object_new_string(handler_state_name(h->state)));
+	json_object_object_add(o, "stateSeconds",
+	    stats_double(now - h->state_since));
+	json_object_object_add(o, "reason", json_object_new_string(h->reason));
+	json_object_object_add(o, "disabled",
+	    json_object_new_boolean(h->admin_disabled));
+	json_object_object_add(o, "retryPolicy",
+	    handler_policy_json(&h->policy));
+	json_object_object_add(o, "retryOn", handler_retry_on_json(h));
+	json_object_object_add(o, "breaker", handler_breaker_json(h, now));
+	json_object_object_add(o, "connection",
+	    handler_connection_json(h, now));
+	json_object_object_add(o, "requests", handler_requests_json(h));
+	json_object_object_add(o, "latency", stats_latency_json(&h->latency));
+	p = json_object_new_object();
+	json_object_object_add(p, "pid", pid > 0 ?
+	    json_object_new_int64(pid) : NULL);
+	handler_add_int(p, "starts", h->counters.starts);
+	handler_add_int(p, "restarts", h->counters.starts > 0 ?
+	    h->counters.starts - 1 : 0);
+	json_object_object_add(o, "process", p);
+	json_object_object_add(o, "operations", handler_operations_json(h));
 	return o;
 }

@@ -30,6 +30,8 @@ enum handler_state {
 				   failing fast, probing on the breaker's
 				   schedule */
 	HANDLER_STOPPING,	/* closing the transport */
+	HANDLER_DRAINING,	/* disabled by the operator: no new requests,
+				   the in-flight ones finish, then STOPPING */
 	HANDLER_NSTATES
 };
 
@@ -61,9 +63,12 @@ struct handler_counters {
 	uint64_t	connects;	/* reached READY */
 	uint64_t	disconnects;	/* lost while READY */
 	uint64_t	requests;
-	uint64_t	replies;
+	uint64_t	replies;	/* answers from the upstream */
+	uint64_t	replies_ok;	/* ... with a result */
+	uint64_t	replies_error;	/* ... with a JSON-RPC error */
 	uint64_t	errors;		/* errors the daemon answered */
 	uint64_t	retried;	/* requests re-sent after a loss */
+	uint64_t	retried_ok;	/* ... that then got a result */
 	uint64_t	maybe_ran;	/* lost after send, not re-sent */
 	uint64_t	queue_rejects;
 	uint64_t	queue_timeouts;
@@ -71,6 +76,7 @@ struct handler_counters {
 	uint64_t	fallbacks;
 	uint64_t	transitions;
 	uint64_t	health_failures;
+	uint64_t	breaker_transitions;
 };
 
 struct handler	*handler_new(struct relay *, const struct config_server *,
@@ -81,6 +87,15 @@ void		 handler_start(struct handler *);
 void		 handler_stop(struct handler *);
 /* Drop the connection and reconnect now (control socket, health check). */
 void		 handler_reconnect(struct handler *, const char *reason);
+/*
+ * The operator's switch (control socket).  disable: new requests get
+ * -32016, queued ones too, in-flight ones finish (DRAINING), then the
+ * transport stops; the server stays stopped, across reloads that keep it,
+ * until enable.  enable: -1 while the transport is still stopping.
+ */
+void		 handler_disable(struct handler *, const char *reason);
+int		 handler_enable(struct handler *, const char *reason);
+int		 handler_disabled(const struct handler *);
 
 /* Takes the request: queues, sends, or fails it (never loses it). */
 void		 handler_submit(struct handler *, struct request *);
@@ -94,6 +109,9 @@ void		 handler_forward_notification(struct handler *,
 void		 handler_forget(struct handler *, struct request *);
 /* The client cancelled an in-flight request: tell the upstream. */
 void		 handler_cancel(struct handler *, struct request *);
+/* Subscribe to a resource upstream now (if connected) and after every
+ * reconnect. */
+void		 handler_subscribe(struct handler *, const char *uri);
 /* Remember a log level for the upstream and send it when connected. */
 void		 handler_set_log_level(struct handler *, const char *level);
 /* A reload kept this server: its config moved to the new copy. */

@@ -24,6 +24,7 @@
 #include <json-c/linkhash.h>
 
 #include "config.h"
+#include "era.h"
 #include "jsonrpc.h"
 #include "listen-http.h"
 #include "log.h"
@@ -60,8 +61,8 @@ struct http_stream {
 	enum http_stream_mode	 mode;
 	struct evhttp_request	*req;
 	struct session		*session;
-	uint64_t		 stream_no;
-	uint64_t		 seq;
+	uint64_t		 stream_no;	/* 0: events carry no id */
+	int			 modern;	/* answers a 2026-07-28 POST */
 	struct event		*keepalive;
 	TAILQ_ENTRY(http_stream) entry;
 };
@@ -83,6 +84,7 @@ struct listen_http {
 
 static int	http_stream_write(struct client_stream *, struct json_object *,
 		    int);
+static const char *http_reason(int);
 static void	listen_http_request_cb(struct evhttp_request *, void *);
 static void	listen_http_conn_close_cb(struct evhttp_connection *, void *);
 
@@ -239,10 +241,8 @@ http_sse_send(struct http_stream *st, const char *event, const char *data,
 
 	buf = evbuffer_new();
 	if (st->stream_no != 0) {
-		st->seq++;
 		snprintf(id, sizeof id, "%" PRIu64 "-%" PRIu64, st->stream_no,
-		    st->seq);
-		session_replay_add(st->session, st->stream_no, st->seq, data);
+		    session_replay_add(st->session, st->stream_no, data));
 		sse_write_event(buf, event, id, data, len);
 	} else
 		sse_write_event(buf, event, NULL, data, len);
@@ -287,6 +287,9 @@ http_stream_write(struct client_stream *cs, struct json_object *msg,
 		if (msg == NULL)
 			evhttp_send_reply(st->req, HTTP_STATUS_ACCEPTED,
 			    "Accepted", NULL);
+		else if (st->modern)
+			http_send_json(st->req, era_http_status(msg),
+			    http_reason(era_http_status(msg)), msg, NULL);
 		else
 			http_send_json(st->req, HTTP_OK, "OK", msg,
 			    st->session);
@@ -376,6 +379,23 @@ listen_http_allowed(struct listen_http *lh, struct evhttp_request *req,
 		return 1;
 	*why = "Origin is not allowed";
 	return 0;
+}
+
+static const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	default:
+		return "Error";
+	}
 }
 
 static void
@@ -523,6 +543,65 @@ http_find_session(struct listen_http *lh, struct evhttp_request *req,
 	return s;
 }
 
+static const char *
+http_header_cb(void *arg, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(arg), name);
+}
+
+/*
+ * Which era a POSTed request belongs to (docs/protocol.md): modern _meta
+ * decides; otherwise a request that is not initialize, has no session and
+ * names a non-legacy MCP-Protocol-Version is modern too (and will be told
+ * its _meta is missing).
+ */
+static int
+http_request_is_modern(struct evhttp_request *req, struct json_object *msg)
+{
+	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
+	const char		*version;
+
+	if (era_is_modern(msg))
+		return 1;
+	if (strcmp(jsonrpc_method(msg), "initialize") == 0 ||
+	    evhttp_find_header(in, "Mcp-Session-Id") != NULL)
+		return 0;
+	version = evhttp_find_header(in, "MCP-Protocol-Version");
+	return version != NULL && !session_protocol_supported(version);
+}
+
+/* A 2026-07-28 request: no session, headers must mirror the body. */
+static void
+http_post_modern(struct listen_http *lh, struct evhttp_request *req,
+    const char *server, struct json_object *msg)
+{
+	struct era_error	 err;
+	struct json_object	*schema = NULL, *params, *name, *reply;
+	struct http_stream	*st;
+	const char		*scope = server[0] != '\0' ? server : NULL;
+
+	memset(&err, 0, sizeof err);
+	if (strcmp(jsonrpc_method(msg), "tools/call") == 0 &&
+	    json_object_object_get_ex(msg, "params", &params) &&
+	    json_object_object_get_ex(params, "name", &name) &&
+	    json_object_is_type(name, json_type_string))
+		schema = router_tool_schema(lh->relay->router, scope,
+		    json_object_get_string(name));
+	if (era_check_http_headers(msg, http_header_cb, req, schema,
+	    &err) == -1 || era_check_meta(msg, &err) == -1) {
+		reply = jsonrpc_error_new(jsonrpc_id(msg), err.code,
+		    err.message, err.data);
+		err.data = NULL;
+		http_send_json(req, err.http_status,
+		    http_reason(err.http_status), reply, NULL);
+		json_object_put(reply);
+		return;
+	}
+	st = http_stream_new(lh, req, HTTP_STREAM_POST, NULL);
+	st->modern = 1;
+	sessions_handle_modern(lh->relay->sessions, scope, msg, &st->cs);
+}
+
 static void
 http_post(struct listen_http *lh, struct evhttp_request *req,
     const char *server)
@@ -535,7 +614,7 @@ http_post(struct listen_http *lh, struct evhttp_request *req,
 
 	if (server[0] != '\0' && router_find(lh->relay->router, server) ==
 	    NULL) {
-		http_error(req, HTTP_NOTFOUND, "Not Found", NULL, -32076,
+		http_error(req, HTTP_NOTFOUND, "Not Found", NULL, -32016,
 		    "unknown server");
 		return;
 	}
@@ -546,6 +625,24 @@ http_post(struct listen_http *lh, struct evhttp_request *req,
 		return;
 	}
 	method = jsonrpc_method(msg);
+	if (kind == JSONRPC_REQUEST && http_request_is_modern(req, msg)) {
+		http_post_modern(lh, req, server, msg);
+		json_object_put(msg);
+		return;
+	}
+	if (kind == JSONRPC_NOTIFICATION && era_is_modern(msg) &&
+	    evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Mcp-Session-Id") == NULL) {
+		/*
+		 * A 2026-07-28 notification (the official SDK sends
+		 * notifications/cancelled when it closes a listen): accepted
+		 * and ignored.  On HTTP closing the stream is what cancels,
+		 * and without a session its requestId names no one request.
+		 */
+		evhttp_send_reply(req, HTTP_STATUS_ACCEPTED, "Accepted", NULL);
+		json_object_put(msg);
+		return;
+	}
 	if (kind == JSONRPC_REQUEST && strcmp(method, "initialize") == 0) {
 		s = session_new(lh->relay->sessions,
 		    server[0] != '\0' ? server : NULL, 1);
@@ -589,7 +686,9 @@ http_replay_cb(void *arg, uint64_t seq, const char *data)
  * GET opens the session's stream for server-initiated messages.  With
  * Last-Event-ID the client resumes a stream it lost: what it missed is
  * replayed from the session's buffer and the stream goes on under the same
- * stream number.
+ * stream number, so that a later resume from any of its ids finds what
+ * followed.  Sequence numbers are the session's (session_replay_add), so
+ * going on under an old stream number never repeats an id.
  */
 static void
 http_get(struct listen_http *lh, struct evhttp_request *req,
@@ -600,7 +699,7 @@ http_get(struct listen_http *lh, struct evhttp_request *req,
 	struct session		*s;
 	struct http_stream	*st, *old;
 	struct http_replay	 hr;
-	uint64_t		 stream_no = 0, seq = 0;
+	uint64_t		 stream_no = 0, seq = 0, fresh;
 
 	accept = evhttp_find_header(in, "Accept");
 	if (accept != NULL && strstr(accept, "text/event-stream") == NULL &&
@@ -608,6 +707,14 @@ http_get(struct listen_http *lh, struct evhttp_request *req,
 		http_error(req, HTTP_BADMETHOD, "Method Not Allowed", NULL,
 		    JSONRPC_INVALID_REQUEST, "GET needs Accept: "
 		    "text/event-stream");
+		return;
+	}
+	if (evhttp_find_header(in, "Mcp-Session-Id") == NULL) {
+		/* No legacy session: the GET stream does not exist in
+		 * 2026-07-28, so the method is not allowed here. */
+		http_error(req, HTTP_BADMETHOD, "Method Not Allowed", NULL,
+		    JSONRPC_INVALID_REQUEST, "GET needs an Mcp-Session-Id "
+		    "(legacy sessions only; 2026-07-28 has no GET stream)");
 		return;
 	}
 	if ((s = http_find_session(lh, req, server, NULL)) == NULL)
@@ -623,17 +730,17 @@ http_get(struct listen_http *lh, struct evhttp_request *req,
 	}
 	st = http_stream_new(lh, req, HTTP_STREAM_GET, s);
 	http_sse_start(st);
-	if (stream_no != 0) {
+	fresh = st->stream_no;
+	if (stream_no != 0 && stream_no < fresh) {
 		st->stream_no = stream_no;
-		st->seq = seq;
 		hr.st = st;
 		if (session_replay(s, stream_no, seq, http_replay_cb, &hr) ==
 		    -1)
 			log_debug("session %s: events before %s are no longer "
 			    "buffered", session_id(s), last);
-		/* New events on this stream continue after the replayed. */
-		st->seq = seq + 100000;
-	}
+	} else if (stream_no != 0)
+		log_debug("session %s: Last-Event-ID %s names no stream of "
+		    "this session; starting a new one", session_id(s), last);
 	session_set_standalone(s, &st->cs);
 }
 
@@ -644,6 +751,13 @@ http_delete(struct listen_http *lh, struct evhttp_request *req,
 	struct session		*s;
 	struct client_stream	*cs;
 
+	if (evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Mcp-Session-Id") == NULL) {
+		http_error(req, HTTP_BADMETHOD, "Method Not Allowed", NULL,
+		    JSONRPC_INVALID_REQUEST, "DELETE needs an Mcp-Session-Id "
+		    "(2026-07-28 has no sessions)");
+		return;
+	}
 	if ((s = http_find_session(lh, req, server, NULL)) == NULL)
 		return;
 	if ((cs = session_standalone(s)) != NULL) {

@@ -8,11 +8,9 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +30,7 @@
 #include "relay.h"
 #include "router.h"
 #include "session.h"
+#include "sockfile.h"
 #include "stream.h"
 #include "xmalloc.h"
 
@@ -77,9 +76,7 @@ struct listen_unix_conn {
 struct listen_unix {
 	struct relay			*relay;
 	char				*path;
-	int				 created;  /* we bound path */
-	dev_t				 dev;	   /* and this is it */
-	ino_t				 ino;
+	struct sockfile			 file;	   /* what we bound */
 	struct evconnlistener		*evl;
 	struct event			*ev_resume;
 	struct listen_unix_limits	 limits;
@@ -398,19 +395,12 @@ listen_unix_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 static void
 listen_unix_conn_peer(struct listen_unix_conn *c, int fd)
 {
-#ifdef SO_PEERCRED
-	struct ucred	cred;
-	socklen_t	len = sizeof cred;
+	struct sockfile_peer	peer;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-		c->pid = cred.pid;
-		c->uid = cred.uid;
+	if (sockfile_peer(fd, &peer) == 0) {
+		c->pid = peer.pid;
+		c->uid = peer.uid;
 	}
-#else
-	gid_t		gid;
-
-	(void)getpeereid(fd, &c->uid, &gid);
-#endif
 }
 
 static void
@@ -492,187 +482,11 @@ listen_unix_resume_cb(evutil_socket_t fd, short what, void *arg)
 	evconnlistener_enable(l->evl);
 }
 
-/*
- * Is someone listening on path?  Returns 0 when the path is free (absent,
- * or a stale socket now unlinked), -1 when it is live or not ours to take.
- */
-static int
-listen_unix_claim(const struct sockaddr_un *sun, char *errbuf,
-    size_t errlen)
-{
-	const char	*path = sun->sun_path;
-	struct stat	 st;
-	int		 fd, rc, saved;
-
-	if (lstat(path, &st) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(errbuf, errlen, "%s exists and is not a socket",
-		    path);
-		return -1;
-	}
-	/* Non-blocking: a live daemon with a full backlog says EAGAIN. */
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1) {
-		snprintf(errbuf, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof *sun);
-	saved = errno;
-	close(fd);
-	if (rc == 0 || saved == EAGAIN) {
-		snprintf(errbuf, errlen, "%s is in use: another mcprelayd is "
-		    "listening on it", path);
-		return -1;
-	}
-	if (saved != ECONNREFUSED) {
-		snprintf(errbuf, errlen, "%s: connect: %s", path,
-		    strerror(saved));
-		return -1;
-	}
-	if (unlink(path) == -1 && errno != ENOENT) {
-		snprintf(errbuf, errlen, "%s: cannot remove stale socket: %s",
-		    path, strerror(errno));
-		return -1;
-	}
-	log_info("unix: removed stale socket %s", path);
-	return 0;
-}
-
-/* Only the last component: a missing /run or $XDG_RUNTIME_DIR is wrong. */
-static int
-listen_unix_mkdir_parent(const char *path, char *errbuf, size_t errlen)
-{
-	char	*dir, *slash;
-	int	 rc = 0;
-
-	dir = xstrdup(path);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-			snprintf(errbuf, errlen, "mkdir %s: %s", dir,
-			    strerror(errno));
-			rc = -1;
-		}
-	}
-	free(dir);
-	return rc;
-}
-
-/* Group first, then mode: the socket is never open to the wrong group. */
-static int
-listen_unix_set_owner(const char *path, mode_t mode, const char *group,
-    char *errbuf, size_t errlen)
-{
-	struct group	*gr;
-
-	if (group != NULL && *group != '\0') {
-		if ((gr = getgrnam(group)) == NULL) {
-			snprintf(errbuf, errlen, "%s: unknown group '%s'",
-			    path, group);
-			return -1;
-		}
-		if (chown(path, (uid_t)-1, gr->gr_gid) == -1) {
-			snprintf(errbuf, errlen, "chown %s to group %s: %s",
-			    path, group, strerror(errno));
-			return -1;
-		}
-	}
-	if (chmod(path, mode) == -1) {
-		snprintf(errbuf, errlen, "chmod %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 static int
 listen_unix_bind(struct listen_unix *l, mode_t mode, const char *group,
     char *errbuf, size_t errlen)
 {
-	struct sockaddr_un	 sun;
-	struct stat		 st;
-	mode_t			 old_umask;
-	int			 fd, rc;
-
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	if (strlen(l->path) >= sizeof sun.sun_path) {
-		snprintf(errbuf, errlen, "%s: socket path too long (max %zu)",
-		    l->path, sizeof sun.sun_path - 1);
-		return -1;
-	}
-	strcpy(sun.sun_path, l->path);
-	if (listen_unix_mkdir_parent(l->path, errbuf, errlen) == -1 ||
-	    listen_unix_claim(&sun, errbuf, errlen) == -1)
-		return -1;
-
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1) {
-		snprintf(errbuf, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	/* Born 0600, widened to mode only once the group is right. */
-	old_umask = umask(0177);
-	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
-	umask(old_umask);
-	if (rc == -1) {
-		snprintf(errbuf, errlen, "bind %s: %s", l->path,
-		    strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (listen_unix_set_owner(l->path, mode, group, errbuf, errlen) == -1)
-		goto fail;
-	if (lstat(l->path, &st) == -1) {
-		snprintf(errbuf, errlen, "%s: %s", l->path, strerror(errno));
-		goto fail;
-	}
-	l->created = 1;
-	l->dev = st.st_dev;
-	l->ino = st.st_ino;
-	return fd;
-
-fail:
-	unlink(l->path);
-	close(fd);
-	return -1;
-}
-
-/* A socket-activated fd must be a listening Unix stream socket. */
-static int
-listen_unix_adopt(struct listen_unix *l, int fd, char *errbuf,
-    size_t errlen)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen = sizeof ss;
-	int			 type = 0, listening = 0;
-	socklen_t		 len = sizeof type, llen = sizeof listening;
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
-	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
-	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
-	    &llen) == -1) {
-		snprintf(errbuf, errlen, "%s: inherited fd %d: %s", l->path,
-		    fd, strerror(errno));
-		return -1;
-	}
-	if (ss.ss_family != AF_UNIX || type != SOCK_STREAM || !listening) {
-		snprintf(errbuf, errlen, "%s: inherited fd %d is not a "
-		    "listening Unix stream socket", l->path, fd);
-		return -1;
-	}
-	if (evutil_make_socket_nonblocking(fd) == -1 ||
-	    evutil_make_socket_closeonexec(fd) == -1) {
-		snprintf(errbuf, errlen, "%s: inherited fd %d: fcntl failed",
-		    l->path, fd);
-		return -1;
-	}
-	return fd;
+	return sockfile_bind(&l->file, l->path, mode, group, errbuf, errlen);
 }
 
 struct listen_unix *
@@ -694,7 +508,7 @@ listen_unix_new(struct relay *relay, const char *path, mode_t mode,
 		errbuf[0] = '\0';
 
 	if (inherited_fd != -1)
-		fd = listen_unix_adopt(l, inherited_fd, errbuf, errlen);
+		fd = sockfile_adopt(l->path, inherited_fd, errbuf, errlen);
 	else
 		fd = listen_unix_bind(l, mode, group, errbuf, errlen);
 	if (fd == -1) {
@@ -727,7 +541,6 @@ void
 listen_unix_free(struct listen_unix *l)
 {
 	struct listen_unix_conn	*c;
-	struct stat		 st;
 
 	if (l == NULL)
 		return;
@@ -737,10 +550,7 @@ listen_unix_free(struct listen_unix *l)
 		evconnlistener_free(l->evl);
 	if (l->ev_resume != NULL)
 		event_free(l->ev_resume);
-	/* Only the file we bound: another daemon may own the path now. */
-	if (l->created && lstat(l->path, &st) == 0 && st.st_dev == l->dev &&
-	    st.st_ino == l->ino)
-		unlink(l->path);
+	sockfile_close(&l->file);
 	free(l->path);
 	free(l);
 }

@@ -20,7 +20,7 @@
 #include "relay.h"
 #include "xmalloc.h"
 
-#define MCPRELAYD_DEFAULT_CONFIG SYSCONFDIR "/mcprelay.yaml"
+#define MCPRELAYD_DEFAULT_CONFIG SYSCONFDIR "/mcprelay/mcprelay.yaml"
 
 static void
 usage(FILE *f)

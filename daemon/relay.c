@@ -6,6 +6,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +18,14 @@
 
 #include "child.h"
 #include "config.h"
+#include "control.h"
+#include "events.h"
 #include "handler.h"
 #include "listen-http.h"
 #include "listen-unix.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "relay.h"
 #include "router.h"
 #include "session.h"
@@ -64,18 +69,57 @@ static int
 relay_open_listeners(struct relay *relay, char *err, size_t errlen)
 {
 	const struct config_listen	*cl = &relay->cfg->listen;
+	const char			*addr;
+	int				 fd;
 
-	if (cl->http.enabled) {
-		relay->http = listen_http_new(relay, cl->http.host,
-		    cl->http.port, -1, err, errlen);
+	/* A socket systemd passed is served even when the config has that
+	 * listener off: the socket unit is where its address is set. */
+	fd = relay_inherited_fd(relay, "http", &addr);
+	if (cl->http.enabled || fd != -1) {
+		relay->http = listen_http_new(relay, fd != -1 ? addr :
+		    cl->http.host, cl->http.port, fd, err, errlen);
 		if (relay->http == NULL)
 			return -1;
 	}
-	if (cl->unix_socket.enabled) {
+	fd = relay_inherited_fd(relay, "mcp", &addr);
+	if (cl->unix_socket.enabled || fd != -1) {
 		relay->unix_listener = listen_unix_new(relay,
-		    cl->unix_socket.path, cl->unix_socket.mode,
-		    cl->unix_socket.group, -1, err, errlen);
+		    fd != -1 ? addr : cl->unix_socket.path, cl->unix_socket.mode,
+		    cl->unix_socket.group, fd, err, errlen);
 		if (relay->unix_listener == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The control socket and GET /metrics.  Only a control socket the config
+ * names is required: at the default path it is optional, so a user with no
+ * runtime directory still gets a daemon.
+ */
+static int
+relay_open_control(struct relay *relay, char *err, size_t errlen)
+{
+	const struct config	*cfg = relay->cfg;
+	const char		*addr, *path;
+	char			 buf[PATH_MAX];
+	int			 fd;
+
+	fd = relay_inherited_fd(relay, "control", &addr);
+	path = fd != -1 ? addr : config_control_socket(cfg, buf, sizeof buf);
+	relay->control = control_new(relay, path, cfg->control.mode,
+	    cfg->control.group, fd, err, errlen);
+	if (relay->control == NULL) {
+		if (fd != -1 || *cfg->control.socket != '\0')
+			return -1;
+		log_warnx("%s; running without a control socket (set "
+		    "control.socket)", err);
+	}
+	if (cfg->metrics.listen.enabled) {
+		relay->metrics = metrics_http_new(relay,
+		    cfg->metrics.listen.host, cfg->metrics.listen.port, err,
+		    errlen);
+		if (relay->metrics == NULL)
 			return -1;
 	}
 	return 0;
@@ -102,6 +146,8 @@ relay_new(const char *config_path, int verbose, int *exit_code)
 	relay->base = event_base_new();
 	if (relay->base == NULL)
 		fatalx("cannot create the event loop");
+	relay->notify = notify_new(relay);
+	relay->events = events_new(relay);
 	relay->reaper = child_reaper_new(relay->base);
 	relay->sessions = sessions_new(relay);
 	relay->router = router_new(relay);
@@ -116,7 +162,8 @@ relay_new(const char *config_path, int verbose, int *exit_code)
 	evsignal_add(relay->ev_sigint, NULL);
 	evsignal_add(relay->ev_sighup, NULL);
 
-	if (relay_open_listeners(relay, err, sizeof err) == -1) {
+	if (relay_open_listeners(relay, err, sizeof err) == -1 ||
+	    relay_open_control(relay, err, sizeof err) == -1) {
 		log_errorx("%s", err);
 		*exit_code = EX_UNAVAILABLE;
 		relay_free(relay);
@@ -132,6 +179,8 @@ relay_new(const char *config_path, int verbose, int *exit_code)
 int
 relay_run(struct relay *relay)
 {
+	/* Every listener is bound by now; upstreams are not waited for. */
+	notify_ready(relay->notify);
 	event_base_dispatch(relay->base);
 	return relay->exit_code;
 }
@@ -141,6 +190,8 @@ relay_free(struct relay *relay)
 {
 	if (relay == NULL)
 		return;
+	control_free(relay->control);
+	metrics_http_free(relay->metrics);
 	listen_http_free(relay->http);
 	listen_unix_free(relay->unix_listener);
 	/* Sessions first: they answer server requests through handlers. */
@@ -148,7 +199,10 @@ relay_free(struct relay *relay)
 	relay->sessions = NULL;
 	router_free(relay->router);
 	relay->router = NULL;
+	events_free(relay->events);
+	relay->events = NULL;
 	child_reaper_free(relay->reaper);
+	notify_free(relay->notify);
 	if (relay->ev_sigterm != NULL)
 		event_free(relay->ev_sigterm);
 	if (relay->ev_sigint != NULL)
@@ -190,10 +244,14 @@ relay_reload(struct relay *relay)
 	struct config	*cfg, *old;
 
 	log_info("reloading %s", relay->config_path);
+	notify_reloading(relay->notify);
 	if ((cfg = relay_load_config(relay->config_path)) == NULL) {
 		relay->counters.reload_failures++;
 		log_warnx("reload: %s is invalid; keeping the running "
 		    "configuration", relay->config_path);
+		events_admin(relay->events, NULL, "reload",
+		    "invalid configuration; the running one is kept");
+		notify_reloaded(relay->notify, 0);
 		return -1;
 	}
 	if (relay_listeners_moved(&relay->cfg->listen, &cfg->listen))
@@ -206,6 +264,8 @@ relay_reload(struct relay *relay)
 	log_set_level(cfg->log_level);
 	relay->counters.reloads++;
 	log_info("reload: applied (%u servers)", router_count(relay->router));
+	events_admin(relay->events, NULL, "reload", "applied");
+	notify_reloaded(relay->notify, 1);
 	return 0;
 }
 
@@ -227,6 +287,7 @@ relay_shutdown(struct relay *relay, const char *why)
 	}
 	relay->stopping = 1;
 	log_info("stopping (%s)", why);
+	notify_stopping(relay->notify);
 	listen_http_free(relay->http);
 	relay->http = NULL;
 	listen_unix_free(relay->unix_listener);
@@ -242,6 +303,18 @@ relay_shutdown(struct relay *relay, const char *why)
 	    relay);
 	relay->ev_stop = check;
 	evtimer_add(check, &tv);
+}
+
+int
+relay_inherited_fd(struct relay *relay, const char *name, const char **addr)
+{
+	return notify_take_fd(relay->notify, name, addr);
+}
+
+void
+relay_status_changed(struct relay *relay)
+{
+	notify_status_changed(relay->notify);
 }
 
 static void

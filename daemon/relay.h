@@ -16,6 +16,10 @@ struct router;
 struct sessions;
 struct listen_http;
 struct listen_unix;
+struct notify;
+struct events;
+struct control;
+struct metrics_http;
 struct event_base;
 struct event;
 
@@ -39,6 +43,11 @@ struct relay {
 	struct sessions		*sessions;
 	struct listen_http	*http;
 	struct listen_unix	*unix_listener;
+	struct notify		*notify;	/* systemd: sd_notify, passed
+						   sockets (notify.c) */
+	struct events		*events;	/* event bus, alerts */
+	struct control		*control;	/* mcprelayctl's socket */
+	struct metrics_http	*metrics;	/* GET /metrics, or NULL */
 
 	struct event		*ev_sigterm;
 	struct event		*ev_sigint;
@@ -63,6 +72,17 @@ void		 relay_free(struct relay *);
 void		 relay_shutdown(struct relay *, const char *why);
 /* Re-read the config; an invalid file keeps the old one. 0 if applied. */
 int		 relay_reload(struct relay *);
+
+/*
+ * Socket activation: the listening socket systemd passed for name ("http",
+ * "mcp" or "control"), or -1 (then bind as configured).  The caller owns
+ * it from here on; *addr gets its address for logs.  The control socket
+ * calls this with "control" when it opens its listener.
+ */
+int		 relay_inherited_fd(struct relay *, const char *name,
+		    const char **addr);
+/* What systemd's STATUS= shows may have changed (server states, sessions). */
+void		 relay_status_changed(struct relay *);
 
 /* Monotonic seconds. */
 double		 relay_now(void);

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
+#include "era.h"
 #include "jsonrpc.h"
 #include "request.h"
 #include "session.h"
@@ -82,6 +83,9 @@ request_finish(struct request *r, struct json_object *reply)
 	struct client_stream	*stream = r->stream;
 
 	request_cancel_timer(r);
+	if (r->era == ERA_MODERN && reply != NULL)
+		era_reply_to_modern(reply, r->method, "mcprelay",
+		    PACKAGE_VERSION);
 	/* Detach first: writing the final reply may close the stream. */
 	request_detach_stream(r);
 	if (r->session != NULL)

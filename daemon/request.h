@@ -36,6 +36,7 @@ struct request {
 	char			*method;
 	struct json_object	*client_progress; /* client's token or NULL */
 
+	int			 era;		/* enum era: ERA_LEGACY... */
 	struct router		*router;	/* set when dispatched */
 	char			*scope;		/* server name or NULL */
 	enum request_where	 where;

@@ -7,12 +7,14 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 #include <json-c/json.h>
+#include <json-c/linkhash.h>
 
 #include "config.h"
 #include "errors.h"
@@ -57,12 +59,40 @@ struct client_handler {
 	TAILQ_ENTRY(client_handler) entry;
 };
 
+/*
+ * Name index for tools and prompts on the aggregate endpoint: how many
+ * servers offer each upstream name, and which (server, name) each exposed
+ * name stands for.  Rebuilt only when some server's list object changed
+ * (the snapshot holds references, so a freed list cannot come back at the
+ * same address), so resolving a call is one hash lookup.
+ */
+struct route_entry {
+	struct handler		*h;
+	const char		*name;		/* in the snapshotted list */
+	char			*exposed;
+};
+
+struct route_index {
+	struct json_object	**snap;		/* per handler: tools, prompts */
+	struct handler		**owners;
+	unsigned		 nsnap;
+	int			 prefix_mode;
+	struct lh_table		*count[2];	/* upstream name -> count */
+	struct lh_table		*by_exposed[2];	/* exposed -> route_entry */
+	int			 valid;
+};
+
 struct router {
 	struct relay		*relay;
+	struct route_index	 index;
 	struct handler		**handlers;	/* one per server (shared) */
 	unsigned		 n;
 	struct request_list	 waiting;	/* for lists to arrive */
 	TAILQ_HEAD(, client_handler) clients;
+	int			 configured;	/* applied a config before */
+	struct handler		**announce;	/* added by a reload, not yet
+						   ready: list_changed due */
+	unsigned		 nannounce;
 };
 
 static void	router_lists_changed_cb(void *, struct handler *, unsigned);
@@ -72,6 +102,7 @@ static void	router_notification_cb(void *, struct handler *,
 static void	router_server_request_cb(void *, struct handler *,
 		    struct json_object *, struct request *);
 static void	router_wait_timer_cb(evutil_socket_t, short, void *);
+static void	router_index_clear(struct route_index *);
 
 static const struct handler_cbs router_handler_cbs = {
 	.lists_changed = router_lists_changed_cb,
@@ -111,9 +142,11 @@ router_free(struct router *rt)
 		handler_free(ch->h);
 		free(ch);
 	}
+	router_index_clear(&rt->index);
 	for (i = 0; i < rt->n; i++)
 		handler_free(rt->handlers[i]);
 	free(rt->handlers);
+	free(rt->announce);
 	free(rt);
 }
 
@@ -214,17 +247,90 @@ router_session_forget_cb(struct session *s, void *arg)
 	session_forget_handler(s, arg);
 }
 
+/* The enabled server called name in cfg, or NULL. */
+static const struct config_server *
+router_config_server(const struct config *cfg, const char *name)
+{
+	unsigned	i;
+
+	for (i = 0; i < cfg->nservers; i++)
+		if (cfg->servers[i].enabled &&
+		    strcmp(cfg->servers[i].name, name) == 0)
+			return &cfg->servers[i];
+	return NULL;
+}
+
+/*
+ * per_client upstreams follow their server through a reload: re-pointed at
+ * the new config when it is unchanged, stopped when the server was removed
+ * or changed (the session gets a new one on its next request).  They hold
+ * a pointer into the old config, which the caller frees next.
+ */
+static void
+router_apply_config_clients(struct router *rt, const struct config *cfg)
+{
+	const struct config_server	*cs;
+	struct client_handler		*ch, *next;
+
+	TAILQ_FOREACH_SAFE(ch, &rt->clients, entry, next) {
+		cs = router_config_server(cfg, handler_name(ch->h));
+		if (cs != NULL && config_server_equal(handler_config(ch->h),
+		    cs)) {
+			handler_set_config(ch->h, cs);
+			continue;
+		}
+		TAILQ_REMOVE(&rt->clients, ch, entry);
+		if (ch->session != NULL) {
+			log_info("server %s: the per-client upstream of "
+			    "session %s is stopped by the new configuration",
+			    handler_name(ch->h), session_id(ch->session));
+			session_forget_handler(ch->session, ch->h);
+		}
+		handler_set_owner(ch->h, NULL);
+		handler_stop(ch->h);
+		handler_free(ch->h);
+		free(ch);
+	}
+}
+
+/* Tell sessions that see h that all its lists may have changed. */
+static void
+router_announce(struct router *rt, struct handler *h)
+{
+	router_lists_changed_cb(rt, h, (1u << ROUTE_NKINDS) - 1);
+}
+
+static void
+router_unannounce(struct router *rt, struct handler *h)
+{
+	unsigned	i;
+
+	for (i = 0; i < rt->nannounce; i++) {
+		if (rt->announce[i] == h) {
+			rt->announce[i] = rt->announce[--rt->nannounce];
+			return;
+		}
+	}
+}
+
 /*
  * Reload: a server whose config is unchanged keeps its handler (and its
  * connection); a changed one is replaced; a removed one is stopped.  The
  * handler holds a pointer into the config, so unchanged handlers are
- * re-pointed at the new copy.
+ * re-pointed at the new copy.  Clients are told the lists changed: at once
+ * for a removed server, and for a new or replaced one when it is ready
+ * (a handler does not report its first lists: at start-up nobody has seen
+ * them).  The router's array is complete before any handler is stopped,
+ * since stopping may call back into the router.
  */
 void
 router_apply_config(struct router *rt, const struct config *cfg)
 {
-	struct handler	**next, *h;
-	unsigned	  i, j, n = 0;
+	struct handler	**next, **gone, *h;
+	unsigned	  i, j, n = 0, ngone = 0;
+	int		  reload = rt->configured;
+
+	router_apply_config_clients(rt, cfg);
 
 	next = xcalloc(cfg->nservers + 1, sizeof *next);
 	for (i = 0; i < cfg->nservers; i++) {
@@ -247,25 +353,36 @@ router_apply_config(struct router *rt, const struct config *cfg)
 		}
 		if (h == NULL) {
 			h = handler_new(rt->relay, cs, &router_handler_cbs, rt);
-			next[n++] = h;
-			continue;
+			if (reload) {
+				rt->announce = xreallocarray(rt->announce,
+				    rt->nannounce + 1, sizeof *rt->announce);
+				rt->announce[rt->nannounce++] = h;
+			}
 		}
 		next[n++] = h;
 	}
 	/* What is left was removed or changed. */
-	for (j = 0; j < rt->n; j++) {
-		if ((h = rt->handlers[j]) == NULL)
-			continue;
-		log_info("server %s: removed by the new configuration",
-		    handler_name(h));
-		sessions_foreach(rt->relay->sessions, router_session_forget_cb,
-		    h);
-		handler_stop(h);
-		handler_free(h);
-	}
+	gone = xcalloc(rt->n + 1, sizeof *gone);
+	for (j = 0; j < rt->n; j++)
+		if (rt->handlers[j] != NULL)
+			gone[ngone++] = rt->handlers[j];
 	free(rt->handlers);
 	rt->handlers = next;
 	rt->n = n;
+	rt->configured = 1;
+	for (j = 0; j < ngone; j++) {
+		h = gone[j];
+		log_info("server %s: removed by the new configuration",
+		    handler_name(h));
+		router_unannounce(rt, h);
+		sessions_foreach(rt->relay->sessions, router_session_forget_cb,
+		    h);
+		handler_stop(h);
+		if (router_config_server(cfg, handler_name(h)) == NULL)
+			router_announce(rt, h);
+		handler_free(h);
+	}
+	free(gone);
 	for (i = 0; i < rt->n; i++)
 		if (handler_state(rt->handlers[i]) == HANDLER_STOPPED)
 			handler_start(rt->handlers[i]);
@@ -299,27 +416,154 @@ router_item_name(struct json_object *item, enum route_kind kind)
 	return json_object_get_string(v);
 }
 
+static void
+router_index_entry_free(struct lh_entry *e)
+{
+	struct route_entry	*re = (struct route_entry *)lh_entry_v(e);
+
+	free(re->exposed);
+	free(re);
+}
+
+static void
+router_index_clear(struct route_index *ix)
+{
+	unsigned	i;
+
+	for (i = 0; i < 2; i++) {
+		if (ix->count[i] != NULL)
+			lh_table_free(ix->count[i]);
+		if (ix->by_exposed[i] != NULL)
+			lh_table_free(ix->by_exposed[i]);
+		ix->count[i] = ix->by_exposed[i] = NULL;
+	}
+	for (i = 0; i < ix->nsnap * 2; i++)
+		json_object_put(ix->snap[i]);
+	free(ix->snap);
+	free(ix->owners);
+	ix->snap = NULL;
+	ix->owners = NULL;
+	ix->nsnap = 0;
+	ix->valid = 0;
+}
+
+static int
+router_index_current(struct router *rt)
+{
+	struct route_index	*ix = &rt->index;
+	unsigned		 i;
+
+	if (!ix->valid || ix->nsnap != rt->n ||
+	    ix->prefix_mode != (int)rt->relay->cfg->routing.tool_prefix)
+		return 0;
+	for (i = 0; i < rt->n; i++)
+		if (ix->owners[i] != rt->handlers[i] ||
+		    ix->snap[2 * i] != handler_tools(rt->handlers[i]) ||
+		    ix->snap[2 * i + 1] != handler_prompts(rt->handlers[i]))
+			return 0;
+	return 1;
+}
+
+static char *router_exposed_name(struct router *, struct handler *,
+		    enum route_kind, const char *);
+
+static void
+router_index_build(struct router *rt)
+{
+	struct route_index	*ix = &rt->index;
+	struct json_object	*items;
+	struct route_entry	*re;
+	struct lh_entry		*e;
+	const char		*name;
+	unsigned		 i, kind;
+	size_t			 k;
+
+	router_index_clear(ix);
+	ix->nsnap = rt->n;
+	ix->snap = xcalloc(rt->n * 2 + 1, sizeof *ix->snap);
+	ix->owners = xcalloc(rt->n + 1, sizeof *ix->owners);
+	ix->prefix_mode = (int)rt->relay->cfg->routing.tool_prefix;
+	for (kind = 0; kind < 2; kind++) {
+		ix->count[kind] = lh_kchar_table_new(64, NULL);
+		ix->by_exposed[kind] = lh_kchar_table_new(64,
+		    router_index_entry_free);
+	}
+	for (i = 0; i < rt->n; i++) {
+		ix->owners[i] = rt->handlers[i];
+		ix->snap[2 * i] = json_object_get(handler_tools(rt->handlers[i]));
+		ix->snap[2 * i + 1] =
+		    json_object_get(handler_prompts(rt->handlers[i]));
+		for (kind = 0; kind < 2; kind++) {
+			if ((items = ix->snap[2 * i + kind]) == NULL)
+				continue;
+			for (k = 0; k < json_object_array_length(items); k++) {
+				name = router_item_name(
+				    json_object_array_get_idx(items, k), kind);
+				if (name == NULL)
+					continue;
+				e = lh_table_lookup_entry(ix->count[kind], name);
+				if (e == NULL)
+					lh_table_insert(ix->count[kind], name,
+					    (void *)(uintptr_t)1);
+				else
+					e->v = (void *)((uintptr_t)
+					    lh_entry_v(e) + 1);
+			}
+		}
+	}
+	ix->valid = 1;
+	/* Exposed names need the counts, hence a second pass. */
+	for (i = 0; i < rt->n; i++) {
+		for (kind = 0; kind < 2; kind++) {
+			if ((items = ix->snap[2 * i + kind]) == NULL)
+				continue;
+			for (k = 0; k < json_object_array_length(items); k++) {
+				name = router_item_name(
+				    json_object_array_get_idx(items, k), kind);
+				if (name == NULL)
+					continue;
+				re = xcalloc(1, sizeof *re);
+				re->h = rt->handlers[i];
+				re->name = name;
+				re->exposed = router_exposed_name(rt,
+				    rt->handlers[i], kind, name);
+				if (lh_table_lookup_entry(ix->by_exposed[kind],
+				    re->exposed) != NULL) {
+					/* First server wins, as before. */
+					free(re->exposed);
+					free(re);
+					continue;
+				}
+				lh_table_insert(ix->by_exposed[kind],
+				    re->exposed, re);
+			}
+		}
+	}
+}
+
+static struct route_index *
+router_index(struct router *rt)
+{
+	if (!router_index_current(rt))
+		router_index_build(rt);
+	return &rt->index;
+}
+
 static int
 router_name_taken_elsewhere(struct router *rt, struct handler *self,
     enum route_kind kind, const char *name)
 {
-	struct json_object	*items;
-	const char		*other;
-	unsigned		 i;
-	size_t			 k;
+	struct route_index	*ix;
+	struct lh_entry		*e;
 
-	for (i = 0; i < rt->n; i++) {
-		if (rt->handlers[i] == self ||
-		    (items = router_items(rt->handlers[i], kind)) == NULL)
-			continue;
-		for (k = 0; k < json_object_array_length(items); k++) {
-			other = router_item_name(
-			    json_object_array_get_idx(items, k), kind);
-			if (other != NULL && strcmp(other, name) == 0)
-				return 1;
-		}
-	}
-	return 0;
+	if (kind != ROUTE_TOOLS && kind != ROUTE_PROMPTS)
+		return 0;
+	/* Called while building: the counts are already there. */
+	ix = rt->index.valid ? &rt->index : router_index(rt);
+	if (ix->valid && !router_index_current(rt))
+		ix = router_index(rt);
+	e = lh_table_lookup_entry(ix->count[kind], name);
+	return e != NULL && (uintptr_t)lh_entry_v(e) > 1;
 }
 
 /*
@@ -360,24 +604,29 @@ router_resolve(struct router *rt, enum route_kind kind, const char *exposed,
     const char **upstream_name)
 {
 	struct json_object	*items, *item;
+	struct route_entry	*re;
+	struct lh_entry		*e;
 	const char		*name;
-	char			*e;
 	unsigned		 i;
 	size_t			 k;
-	int			 match;
 
+	if (kind == ROUTE_TOOLS || kind == ROUTE_PROMPTS) {
+		e = lh_table_lookup_entry(router_index(rt)->by_exposed[kind],
+		    exposed);
+		if (e == NULL)
+			return NULL;
+		re = (struct route_entry *)lh_entry_v(e);
+		*upstream_name = re->name;
+		return re->h;
+	}
+	/* Resources keep their URIs. */
 	for (i = 0; i < rt->n; i++) {
 		if ((items = router_items(rt->handlers[i], kind)) == NULL)
 			continue;
 		for (k = 0; k < json_object_array_length(items); k++) {
 			item = json_object_array_get_idx(items, k);
-			if ((name = router_item_name(item, kind)) == NULL)
-				continue;
-			e = router_exposed_name(rt, rt->handlers[i], kind,
-			    name);
-			match = strcmp(e, exposed) == 0;
-			free(e);
-			if (match) {
+			if ((name = router_item_name(item, kind)) != NULL &&
+			    strcmp(name, exposed) == 0) {
 				*upstream_name = name;
 				return rt->handlers[i];
 			}
@@ -413,6 +662,92 @@ router_resolve_uri(struct router *rt, const char *uri)
 		}
 	}
 	return NULL;
+}
+
+/* ---- what an endpoint offers -------------------------------------------- */
+
+struct json_object *
+router_capabilities(struct router *rt, const char *scope)
+{
+	struct json_object	*caps, *o, *info;
+	struct handler		*h;
+
+	if (scope != NULL && (h = router_find(rt, scope)) != NULL &&
+	    (info = handler_server_info(h)) != NULL &&
+	    json_object_object_get_ex(info, "capabilities", &caps))
+		return json_object_get(caps);
+	/* The aggregate (or a server not yet initialized): everything
+	 * mcprelayd can route, list changes announced since it refreshes
+	 * lists on every reconnect. */
+	caps = json_object_new_object();
+	o = json_object_new_object();
+	json_object_object_add(o, "listChanged", json_object_new_boolean(1));
+	json_object_object_add(caps, "tools", o);
+	o = json_object_new_object();
+	json_object_object_add(o, "listChanged", json_object_new_boolean(1));
+	json_object_object_add(caps, "prompts", o);
+	o = json_object_new_object();
+	json_object_object_add(o, "subscribe", json_object_new_boolean(1));
+	json_object_object_add(o, "listChanged", json_object_new_boolean(1));
+	json_object_object_add(caps, "resources", o);
+	json_object_object_add(caps, "logging", json_object_new_object());
+	json_object_object_add(caps, "completions", json_object_new_object());
+	return caps;
+}
+
+const char *
+router_instructions(struct router *rt, const char *scope)
+{
+	struct json_object	*info, *v;
+	struct handler		*h;
+
+	if (scope == NULL)
+		return "mcprelay: the tools, prompts and resources of every "
+		    "configured MCP server; clashing names carry a SERVER__ "
+		    "prefix.";
+	if ((h = router_find(rt, scope)) != NULL &&
+	    (info = handler_server_info(h)) != NULL &&
+	    json_object_object_get_ex(info, "instructions", &v) &&
+	    json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return "Served through mcprelay.";
+}
+
+struct json_object *
+router_tool_schema(struct router *rt, const char *scope, const char *name)
+{
+	struct json_object	*tools, *t, *v;
+	const char		*upstream;
+	struct handler		*h;
+	size_t			 k;
+
+	if (scope != NULL) {
+		if ((h = router_find(rt, scope)) == NULL)
+			return NULL;
+		upstream = name;
+	} else if ((h = router_resolve(rt, ROUTE_TOOLS, name, &upstream)) ==
+	    NULL)
+		return NULL;
+	if ((tools = handler_tools(h)) == NULL)
+		return NULL;
+	for (k = 0; k < json_object_array_length(tools); k++) {
+		t = json_object_array_get_idx(tools, k);
+		if (json_object_object_get_ex(t, "name", &v) &&
+		    strcmp(json_object_get_string(v), upstream) == 0 &&
+		    json_object_object_get_ex(t, "inputSchema", &v))
+			return v;
+	}
+	return NULL;
+}
+
+void
+router_subscribe(struct router *rt, const char *scope, const char *uri)
+{
+	struct handler	*h;
+
+	h = scope != NULL ? router_find(rt, scope) : router_resolve_uri(rt, uri);
+	if (h != NULL)
+		handler_subscribe(h, uri);
 }
 
 /* ---- waiting for lists ------------------------------------------------- */
@@ -477,12 +812,23 @@ router_settled_cb(void *arg, struct handler *h)
 	struct request_list	 again;
 	struct request		*r;
 	struct timeval		 now = { 0, 0 };
+	unsigned		 i;
 
 	/* A per-client upstream whose session ended: free it, but only
 	 * after the handler's own code has returned. */
 	if (handler_state(h) == HANDLER_STOPPED && handler_owner(h) == NULL)
 		event_base_once(rt->relay->base, -1, EV_TIMEOUT,
 		    router_reap_cb, rt, &now);
+	/* A server a reload added has its lists: clients may list again. */
+	if (handler_state(h) == HANDLER_READY) {
+		for (i = 0; i < rt->nannounce; i++)
+			if (rt->announce[i] == h)
+				break;
+		if (i < rt->nannounce) {
+			router_unannounce(rt, h);
+			router_announce(rt, h);
+		}
+	}
 
 	TAILQ_INIT(&again);
 	while ((r = TAILQ_FIRST(&rt->waiting)) != NULL) {
@@ -508,6 +854,37 @@ router_list_kind(const char *method, enum route_kind *kind)
 			return 1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * Our cursors are "o:OFFSET" into the merged list, as we issued them: plain
+ * digits, within the list.  Anything else (a sign, trailing text, an offset
+ * past the end) is a cursor we never gave out.  A null cursor is no cursor.
+ */
+static int
+router_parse_cursor(struct json_object *cursor, size_t n, size_t *off)
+{
+	const char		*s, *p;
+	unsigned long long	 v = 0;
+
+	if (cursor == NULL) {
+		*off = 0;
+		return 0;
+	}
+	if (!json_object_is_type(cursor, json_type_string))
+		return -1;
+	s = json_object_get_string(cursor);
+	if (strncmp(s, "o:", 2) != 0 || s[2] == '\0')
+		return -1;
+	for (p = s + 2; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || v > n)
+			return -1;
+		v = v * 10 + (unsigned long long)(*p - '0');
+	}
+	if (v > n)
+		return -1;
+	*off = (size_t)v;
 	return 0;
 }
 
@@ -559,17 +936,14 @@ router_answer_list(struct router *rt, struct request *r, enum route_kind kind,
 		}
 	}
 
-	if (json_object_object_get_ex(r->msg, "params", &params) &&
-	    json_object_object_get_ex(params, "cursor", &cursor)) {
-		if (!json_object_is_type(cursor, json_type_string) ||
-		    sscanf(json_object_get_string(cursor), "o:%zu", &off) != 1) {
-			json_object_put(all);
-			request_fail(r, JSONRPC_INVALID_PARAMS,
-			    "invalid cursor", NULL);
-			return;
-		}
-	}
 	n = json_object_array_length(all);
+	if (json_object_object_get_ex(r->msg, "params", &params) &&
+	    json_object_object_get_ex(params, "cursor", &cursor) &&
+	    router_parse_cursor(cursor, n, &off) == -1) {
+		json_object_put(all);
+		request_fail(r, JSONRPC_INVALID_PARAMS, "invalid cursor", NULL);
+		return;
+	}
 	size = rt->relay->cfg->routing.page_size;
 	result = json_object_new_object();
 	if (size == 0 && off == 0) {
@@ -1061,6 +1435,8 @@ router_server_request_cb(void *arg, struct handler *h, struct json_object *msg,
 		snprintf(text, sizeof text, "no connected client can answer "
 		    "%s (none declared the '%s' capability)", method,
 		    p.cap ? p.cap : method);
+		log_info("server %s: %s; answered %d", handler_name(h), text,
+		    RELAY_ERR_NO_CLIENT);
 		handler_answer_server_request(h, jsonrpc_id(msg),
 		    jsonrpc_error_new(NULL, RELAY_ERR_NO_CLIENT, text, NULL));
 		return;

@@ -31,6 +31,20 @@ int		 router_all_stopped(const struct router *);
 /* A session ended: stop the upstreams it had to itself (per_client). */
 void		 router_session_closed(struct router *, struct session *);
 
+/*
+ * What the endpoint of scope (a server name or NULL) offers clients: its
+ * capabilities (new object) and instructions (static or borrowed).
+ */
+struct json_object *router_capabilities(struct router *, const char *scope);
+const char	*router_instructions(struct router *, const char *scope);
+/* The cached inputSchema of a tool as the client names it, or NULL. */
+struct json_object *router_tool_schema(struct router *, const char *scope,
+		    const char *name);
+
+/* A 2026-07-28 subscription to a resource: the owner subscribes upstream. */
+void		 router_subscribe(struct router *, const char *scope,
+		    const char *uri);
+
 /* Takes the request; scope is a server name or NULL for the aggregate. */
 void		 router_dispatch(struct router *, struct request *,
 		    const char *scope);

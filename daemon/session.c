@@ -19,6 +19,7 @@
 #include <json-c/linkhash.h>
 
 #include "config.h"
+#include "era.h"
 #include "errors.h"
 #include "handler.h"
 #include "jsonrpc.h"
@@ -30,8 +31,27 @@
 #include "stream.h"
 #include "xmalloc.h"
 
-#define SESSION_SWEEP_INTERVAL	5	/* seconds between idle sweeps */
+#define SESSION_SWEEP_INTERVAL	5.0	/* most seconds between idle sweeps */
+#define SESSION_SWEEP_MIN	0.05	/* least */
 #define SESSION_PENDING_MAX	1024	/* undelivered messages kept */
+
+#define SESSION_LISTEN_TOOLS		0x1
+#define SESSION_LISTEN_PROMPTS		0x2
+#define SESSION_LISTEN_RESOURCES	0x4
+
+/* The filter of subscriptions/listen and what each flag lets through. */
+static const struct {
+	const char	*key;
+	const char	*method;
+	unsigned	 flag;
+} session_listen_kinds[] = {
+	{ "toolsListChanged", "notifications/tools/list_changed",
+	    SESSION_LISTEN_TOOLS },
+	{ "promptsListChanged", "notifications/prompts/list_changed",
+	    SESSION_LISTEN_PROMPTS },
+	{ "resourcesListChanged", "notifications/resources/list_changed",
+	    SESSION_LISTEN_RESOURCES },
+};
 
 const char *const session_protocol_versions[] = {
 	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", NULL
@@ -69,6 +89,11 @@ struct session {
 	char			*log_level;	/* NULL: not asked */
 	struct json_object	*subscriptions;	/* uri -> true */
 
+	/* A 2026-07-28 subscriptions/listen: the request that opened it and
+	 * the list_changed notifications it asked for (SESSION_LISTEN_*). */
+	struct request		*listen;
+	unsigned		 listen_flags;
+
 	struct client_stream	*standalone;
 	TAILQ_HEAD(, pending_msg) pending;
 	unsigned		 npending;
@@ -76,6 +101,7 @@ struct session {
 	struct replay_event	*replay;	/* ring */
 	unsigned		 replay_size, replay_head, replay_count;
 	uint64_t		 next_stream;
+	uint64_t		 last_seq;	/* of any event, any stream */
 
 	struct request_list	 requests;	/* in progress */
 	TAILQ_HEAD(, server_call) calls;
@@ -93,6 +119,7 @@ struct sessions {
 };
 
 static void	sessions_sweep_cb(evutil_socket_t, short, void *);
+static void	sessions_sweep_arm(struct sessions *);
 
 int
 session_protocol_supported(const char *version)
@@ -109,15 +136,13 @@ struct sessions *
 sessions_new(struct relay *relay)
 {
 	struct sessions	*ss;
-	struct timeval	 tv = { SESSION_SWEEP_INTERVAL, 0 };
 
 	ss = xcalloc(1, sizeof *ss);
 	ss->relay = relay;
 	ss->by_id = lh_kchar_table_new(256, NULL);
 	TAILQ_INIT(&ss->all);
-	ss->sweep = event_new(relay->base, -1, EV_PERSIST, sessions_sweep_cb,
-	    ss);
-	evtimer_add(ss->sweep, &tv);
+	ss->sweep = evtimer_new(relay->base, sessions_sweep_cb, ss);
+	sessions_sweep_arm(ss);
 	return ss;
 }
 
@@ -135,11 +160,33 @@ sessions_free(struct sessions *ss)
 	free(ss);
 }
 
+/*
+ * A session idle for session_idle_timeout, with no open stream and nothing
+ * in progress, has ended, whether or not the sweep has come by yet.
+ */
+static int
+session_expired(const struct session *s, double now)
+{
+	double	limit = s->owner->relay->cfg->listen.session_idle_timeout;
+
+	return limit > 0 && s->with_id && s->standalone == NULL &&
+	    TAILQ_EMPTY(&s->requests) && now - s->last_active >= limit;
+}
+
 struct session *
 sessions_find(struct sessions *ss, const char *id)
 {
-	return lh_table_lookup_entry(ss->by_id, id) ?
-	    (struct session *)lh_table_lookup_entry(ss->by_id, id)->v : NULL;
+	struct lh_entry	*e;
+	struct session	*s;
+
+	if ((e = lh_table_lookup_entry(ss->by_id, id)) == NULL)
+		return NULL;
+	s = (struct session *)lh_entry_v(e);
+	if (session_expired(s, relay_now())) {
+		session_close(s, "idle");
+		return NULL;
+	}
+	return s;
 }
 
 unsigned
@@ -160,25 +207,37 @@ sessions_foreach(struct sessions *ss, void (*fn)(struct session *, void *),
 
 /*
  * Sessions with no activity for session_idle_timeout and no open stream are
- * ended, so clients that vanish without DELETE leak nothing.
+ * ended, so clients that vanish without DELETE leak nothing (per_client
+ * upstreams included).  The sweep runs at half the timeout (within bounds)
+ * and re-reads it each time, so a reload changes the pace too.
  */
+static void
+sessions_sweep_arm(struct sessions *ss)
+{
+	double		limit = ss->relay->cfg->listen.session_idle_timeout;
+	double		every = limit / 2;
+	struct timeval	tv;
+
+	if (limit <= 0 || every > SESSION_SWEEP_INTERVAL)
+		every = SESSION_SWEEP_INTERVAL;
+	if (every < SESSION_SWEEP_MIN)
+		every = SESSION_SWEEP_MIN;
+	tv.tv_sec = (time_t)every;
+	tv.tv_usec = (suseconds_t)((every - (double)tv.tv_sec) * 1e6);
+	evtimer_add(ss->sweep, &tv);
+}
+
 static void
 sessions_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sessions	*ss = arg;
 	struct session	*s, *next;
-	double		 now = relay_now(), limit;
+	double		 now = relay_now();
 
-	limit = ss->relay->cfg->listen.session_idle_timeout;
-	if (limit <= 0)
-		return;
-	TAILQ_FOREACH_SAFE(s, &ss->all, entry, next) {
-		if (!s->with_id || s->standalone != NULL ||
-		    !TAILQ_EMPTY(&s->requests))
-			continue;
-		if (now - s->last_active >= limit)
+	TAILQ_FOREACH_SAFE(s, &ss->all, entry, next)
+		if (session_expired(s, now))
 			session_close(s, "idle");
-	}
+	sessions_sweep_arm(ss);
 }
 
 static void
@@ -238,6 +297,25 @@ session_close(struct session *s, const char *why)
 	unsigned		 i;
 
 	log_debug("session %s closed (%s)", s->with_id ? s->id : "-", why);
+	if ((r = s->listen) != NULL) {
+		/* The listen request ends with its session: answered when
+		 * its stream is still there, silently when it went away. */
+		struct json_object *result = NULL, *meta;
+
+		s->listen = NULL;
+		TAILQ_REMOVE(&s->requests, r, session_entry);
+		r->session = NULL;
+		if (r->stream != NULL) {
+			/* We end it (shutdown): the graceful completion. */
+			result = json_object_new_object();
+			meta = json_object_new_object();
+			json_object_object_add(meta, ERA_META_SUBSCRIPTION,
+			    json_object_get(r->client_id));
+			json_object_object_add(result, "_meta", meta);
+			result = jsonrpc_result_new(r->client_id, result);
+		}
+		request_finish(r, result);
+	}
 	/* Requests in flight finish upstream; their replies have nowhere to
 	 * go, which is what the client asked for by leaving. */
 	while ((r = TAILQ_FIRST(&s->requests)) != NULL) {
@@ -306,6 +384,18 @@ session_has_capability(const struct session *s, const char *cap)
 	    json_object_object_get_ex(s->client_caps, cap, NULL);
 }
 
+struct json_object *
+session_client_capabilities(const struct session *s)
+{
+	return s->client_caps;
+}
+
+struct json_object *
+session_client_info(const struct session *s)
+{
+	return s->client_info;
+}
+
 void
 session_touch(struct session *s)
 {
@@ -320,6 +410,9 @@ session_set_standalone(struct session *s, struct client_stream *stream)
 	struct pending_msg	*p;
 
 	s->standalone = stream;
+	/* The idle clock starts when the stream goes, not at the last
+	 * request before it opened. */
+	s->last_active = relay_now();
 	if (stream == NULL)
 		return;
 	/* What arrived while no stream was open goes out first. */
@@ -338,11 +431,55 @@ session_standalone(struct session *s)
 	return s->standalone;
 }
 
+/*
+ * A subscription passes only what its filter asked for, each message
+ * tagged with the subscription's id (the listen request's id).
+ */
+static void
+session_deliver_listen(struct session *s, struct json_object *msg)
+{
+	struct json_object	*copy = NULL, *params, *meta;
+	const char		*method = jsonrpc_method(msg);
+	size_t			 i;
+	int			 wanted = 0;
+
+	if (method == NULL || s->standalone == NULL)
+		return;
+	for (i = 0; i < sizeof session_listen_kinds /
+	    sizeof session_listen_kinds[0]; i++)
+		if (strcmp(method, session_listen_kinds[i].method) == 0)
+			wanted = (s->listen_flags &
+			    session_listen_kinds[i].flag) != 0;
+	/* resources/updated was filtered by URI already (router). */
+	if (strcmp(method, "notifications/resources/updated") == 0 ||
+	    strcmp(method, "notifications/subscriptions/acknowledged") == 0)
+		wanted = 1;
+	if (!wanted)
+		return;
+	json_object_deep_copy(msg, &copy, NULL);
+	if (!json_object_object_get_ex(copy, "params", &params)) {
+		params = json_object_new_object();
+		json_object_object_add(copy, "params", params);
+	}
+	if (!json_object_object_get_ex(params, "_meta", &meta)) {
+		meta = json_object_new_object();
+		json_object_object_add(params, "_meta", meta);
+	}
+	json_object_object_add(meta, ERA_META_SUBSCRIPTION,
+	    json_object_get(s->listen->client_id));
+	client_stream_write(s->standalone, copy, 0);
+	json_object_put(copy);
+}
+
 void
 session_deliver(struct session *s, struct json_object *msg)
 {
 	struct pending_msg	*p;
 
+	if (s->listen != NULL) {
+		session_deliver_listen(s, msg);
+		return;
+	}
 	if (s->standalone != NULL) {
 		client_stream_write(s->standalone, msg, 0);
 		return;
@@ -364,22 +501,28 @@ session_next_stream(struct session *s)
 	return ++s->next_stream;
 }
 
-void
-session_replay_add(struct session *s, uint64_t stream, uint64_t seq,
-    const char *data)
+/*
+ * Event sequence numbers count across all of the session's streams, so an
+ * event id ("stream-seq") is never issued twice, not even by a stream that
+ * was resumed with Last-Event-ID from an older event.
+ */
+uint64_t
+session_replay_add(struct session *s, uint64_t stream, const char *data)
 {
 	struct replay_event	*e;
 
+	s->last_seq++;
 	if (s->replay_size == 0)
-		return;
+		return s->last_seq;
 	e = &s->replay[s->replay_head];
 	free(e->data);
 	e->stream = stream;
-	e->seq = seq;
+	e->seq = s->last_seq;
 	e->data = xstrdup(data);
 	s->replay_head = (s->replay_head + 1) % s->replay_size;
 	if (s->replay_count < s->replay_size)
 		s->replay_count++;
+	return s->last_seq;
 }
 
 int
@@ -448,38 +591,6 @@ session_error(struct session *s, struct client_stream *stream,
 	s->owner->relay->counters.replies_error++;
 }
 
-/* The daemon's own capabilities towards clients. */
-static struct json_object *
-session_server_capabilities(struct session *s)
-{
-	struct json_object	*caps, *o, *info;
-	struct handler		*h;
-
-	if (s->server != NULL &&
-	    (h = router_find(s->owner->relay->router, s->server)) != NULL &&
-	    (info = handler_server_info(h)) != NULL &&
-	    json_object_object_get_ex(info, "capabilities", &caps)) {
-		/* One server: its own capabilities, with list changes
-		 * announced since mcprelayd refreshes lists on reconnect. */
-		caps = json_object_get(caps);
-		return caps;
-	}
-	caps = json_object_new_object();
-	o = json_object_new_object();
-	json_object_object_add(o, "listChanged", json_object_new_boolean(1));
-	json_object_object_add(caps, "tools", o);
-	o = json_object_new_object();
-	json_object_object_add(o, "listChanged", json_object_new_boolean(1));
-	json_object_object_add(caps, "prompts", o);
-	o = json_object_new_object();
-	json_object_object_add(o, "subscribe", json_object_new_boolean(1));
-	json_object_object_add(o, "listChanged", json_object_new_boolean(1));
-	json_object_object_add(caps, "resources", o);
-	json_object_object_add(caps, "logging", json_object_new_object());
-	json_object_object_add(caps, "completions", json_object_new_object());
-	return caps;
-}
-
 static void
 session_initialize(struct session *s, struct json_object *msg,
     struct client_stream *stream)
@@ -511,7 +622,7 @@ session_initialize(struct session *s, struct json_object *msg,
 	json_object_object_add(result, "protocolVersion",
 	    json_object_new_string(version));
 	json_object_object_add(result, "capabilities",
-	    session_server_capabilities(s));
+	    router_capabilities(s->owner->relay->router, s->server));
 	info = json_object_new_object();
 	json_object_object_add(info, "name", json_object_new_string(
 	    s->server != NULL ? s->server : "mcprelay"));
@@ -519,9 +630,7 @@ session_initialize(struct session *s, struct json_object *msg,
 	    json_object_new_string(PACKAGE_VERSION));
 	json_object_object_add(result, "serverInfo", info);
 	json_object_object_add(result, "instructions", json_object_new_string(
-	    s->server != NULL ? "Served through mcprelay." :
-	    "mcprelay: the tools, prompts and resources of every configured "
-	    "MCP server; clashing names carry a SERVER__ prefix."));
+	    router_instructions(s->owner->relay->router, s->server)));
 	session_reply(stream, s, jsonrpc_result_new(jsonrpc_id(msg), result));
 }
 
@@ -655,6 +764,12 @@ session_handle(struct session *s, struct json_object *msg,
 		session_error(s, stream, NULL, JSONRPC_INVALID_REQUEST, reason);
 		return;
 	}
+	if (era_is_modern(msg)) {
+		/* A 2026-07-28 request on a connection: served statelessly,
+		 * the connection's session only carries the replies. */
+		sessions_handle_modern(s->owner, s->server, msg, stream);
+		return;
+	}
 	s->owner->relay->counters.requests++;
 	method = jsonrpc_method(msg);
 	if (strcmp(method, "initialize") == 0) {
@@ -669,6 +784,134 @@ session_handle(struct session *s, struct json_object *msg,
 	session_note_setup(s, msg, method);
 	r = request_new(s, stream, msg);
 	router_dispatch(s->owner->relay->router, r, s->server);
+}
+
+/* ---- modern (2026-07-28) requests -------------------------------------- */
+
+static void
+sessions_reply_modern(struct client_stream *stream, struct json_object *reply,
+    const char *method)
+{
+	era_reply_to_modern(reply, method, "mcprelay", PACKAGE_VERSION);
+	client_stream_write(stream, reply, 1);
+	json_object_put(reply);
+}
+
+/*
+ * subscriptions/listen: a session of its own, without an id, whose
+ * standalone stream is the listen request's response stream.  The router's
+ * fan-out reaches it like any session; session_deliver() filters and tags.
+ * Resource subscriptions go to the upstreams as resources/subscribe.
+ */
+static void
+sessions_listen(struct sessions *ss, const char *server,
+    struct json_object *msg, struct client_stream *stream)
+{
+	struct json_object	*params, *filter, *v, *ack, *honored, *ap;
+	struct json_object	*uris, *meta;
+	struct session		*s;
+	size_t			 i;
+
+	s = session_new(ss, server, 0);
+	s->version = xstrdup("2026-07-28");
+	s->initialized = 1;
+	honored = json_object_new_object();
+	if (json_object_object_get_ex(msg, "params", &params) &&
+	    json_object_object_get_ex(params, "notifications", &filter) &&
+	    json_object_is_type(filter, json_type_object)) {
+		for (i = 0; i < sizeof session_listen_kinds /
+		    sizeof session_listen_kinds[0]; i++) {
+			if (json_object_object_get_ex(filter,
+			    session_listen_kinds[i].key, &v) &&
+			    json_object_get_boolean(v)) {
+				s->listen_flags |= session_listen_kinds[i].flag;
+				json_object_object_add(honored,
+				    session_listen_kinds[i].key,
+				    json_object_new_boolean(1));
+			}
+		}
+		if (json_object_object_get_ex(filter, "resourceSubscriptions",
+		    &uris) && json_object_is_type(uris, json_type_array)) {
+			ap = json_object_new_array();
+			for (i = 0; i < json_object_array_length(uris); i++) {
+				v = json_object_array_get_idx(uris, i);
+				if (!json_object_is_type(v, json_type_string))
+					continue;
+				json_object_object_add(s->subscriptions,
+				    json_object_get_string(v),
+				    json_object_new_boolean(1));
+				router_subscribe(ss->relay->router, server,
+				    json_object_get_string(v));
+				json_object_array_add(ap, json_object_get(v));
+			}
+			json_object_object_add(honored,
+			    "resourceSubscriptions", ap);
+		}
+	}
+	s->listen = request_new(s, stream, msg);
+	s->listen->era = ERA_MODERN;
+	session_set_standalone(s, stream);
+
+	params = json_object_new_object();
+	meta = json_object_new_object();
+	json_object_object_add(params, "_meta", meta);
+	json_object_object_add(params, "notifications", honored);
+	ack = jsonrpc_notification_new(
+	    "notifications/subscriptions/acknowledged", params);
+	session_deliver(s, ack);
+	json_object_put(ack);
+}
+
+/*
+ * A modern request has no session: its version and capabilities travel in
+ * its own _meta.  What mcprelayd answers itself (server/discover, the
+ * errors for removed methods) is answered here; everything else becomes a
+ * request like any other, marked modern so its reply is shaped for it.
+ */
+void
+sessions_handle_modern(struct sessions *ss, const char *server,
+    struct json_object *msg, struct client_stream *stream)
+{
+	struct era_error	 err;
+	struct json_object	*result;
+	struct request		*r;
+	const char		*method = jsonrpc_method(msg);
+	char			 text[256];
+
+	memset(&err, 0, sizeof err);
+	ss->relay->counters.requests++;
+	if (era_check_meta(msg, &err) == -1) {
+		sessions_reply_modern(stream, jsonrpc_error_new(jsonrpc_id(msg),
+		    err.code, err.message, err.data), method);
+		err.data = NULL;
+		ss->relay->counters.replies_error++;
+		return;
+	}
+	if (strcmp(method, "subscriptions/listen") == 0) {
+		sessions_listen(ss, server, msg, stream);
+		return;
+	}
+	if (era_method_removed(method)) {
+		snprintf(text, sizeof text, "Method not found: %s (removed in "
+		    "MCP 2026-07-28)", method);
+		sessions_reply_modern(stream, jsonrpc_error_new(jsonrpc_id(msg),
+		    JSONRPC_METHOD_NOT_FOUND, text, NULL), method);
+		ss->relay->counters.replies_error++;
+		return;
+	}
+	if (strcmp(method, "server/discover") == 0) {
+		result = era_discover_result(
+		    router_capabilities(ss->relay->router, server),
+		    router_instructions(ss->relay->router, server));
+		sessions_reply_modern(stream, jsonrpc_result_new(
+		    jsonrpc_id(msg), result), method);
+		ss->relay->counters.replies_ok++;
+		return;
+	}
+	r = request_new(NULL, stream, msg);
+	/* The handler translates if its server does not speak it. */
+	r->era = ERA_MODERN;
+	router_dispatch(ss->relay->router, r, server);
 }
 
 /* ---- server -> client requests ----------------------------------------- */

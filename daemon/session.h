@@ -50,6 +50,9 @@ int		 session_initialized(const struct session *);
 /* Does the client declare this capability ("sampling", "roots", ...)? */
 int		 session_has_capability(const struct session *, const char *);
 void		 session_touch(struct session *);
+/* What the client declared at initialize (borrowed, may be NULL). */
+struct json_object *session_client_capabilities(const struct session *);
+struct json_object *session_client_info(const struct session *);
 
 /*
  * One message from the client.  stream is where replies for a request go
@@ -59,6 +62,13 @@ void		 session_touch(struct session *);
 void		 session_handle(struct session *, struct json_object *msg,
 		    struct client_stream *stream);
 
+/*
+ * A 2026-07-28 request (modern _meta): served without a session; its reply
+ * goes to stream.  Transport checks (HTTP headers) are the caller's.
+ */
+void		 sessions_handle_modern(struct sessions *, const char *server,
+		    struct json_object *msg, struct client_stream *stream);
+
 /* The standalone stream: GET (HTTP), the legacy SSE stream, a Unix conn. */
 void		 session_set_standalone(struct session *, struct client_stream *);
 struct client_stream *session_standalone(struct session *);
@@ -67,8 +77,10 @@ void		 session_deliver(struct session *, struct json_object *msg);
 
 /* SSE event ids and the replay buffer for Last-Event-ID. */
 uint64_t	 session_next_stream(struct session *);
-void		 session_replay_add(struct session *, uint64_t stream,
-		    uint64_t seq, const char *data);
+/* Buffers data as the next event of stream; returns its sequence number,
+ * unique within the session. */
+uint64_t	 session_replay_add(struct session *, uint64_t stream,
+		    const char *data);
 /* Calls fn for each buffered event of stream after seq; -1 if lost. */
 int		 session_replay(struct session *, uint64_t stream, uint64_t seq,
 		    void (*fn)(void *, uint64_t, const char *), void *arg);

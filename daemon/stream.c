@@ -3,7 +3,10 @@
  */
 #include "autoconf.h"
 
+#include "era.h"
 #include "request.h"
+#include "router.h"
+#include "session.h"
 #include "stream.h"
 
 void
@@ -20,9 +23,21 @@ client_stream_closed(struct client_stream *s)
 {
 	struct request	*r;
 
-	/* The requests go on; their answers go to the session instead. */
-	while ((r = TAILQ_FIRST(&s->requests)) != NULL)
+	/*
+	 * Legacy requests go on; their answers go to the session instead.
+	 * A modern request's stream is its only way back, and closing it is
+	 * how a 2026-07-28 client cancels: tell the upstream.
+	 */
+	while ((r = TAILQ_FIRST(&s->requests)) != NULL) {
 		request_detach_stream(r);
+		if (r->era != ERA_MODERN)
+			continue;
+		if (r->router != NULL)
+			router_cancel(r->router, r, NULL);
+		else if (r->session != NULL)
+			/* A subscriptions/listen: its session ends too. */
+			session_close(r->session, "subscription stream closed");
+	}
 }
 
 int

@@ -15,6 +15,9 @@ UNIT_LIBS = $(CONFIG_LIBS) $(COMMON_LIBS) $(CHECK_LIBS)
 include tests/unit/local.mk
 endif
 
+# Fuzz targets: corpus replays in make check, libFuzzer runs in make fuzz.
+include tests/fuzz/local.mk
+
 # Integration tests run the built binaries against real processes; the
 # interop tests install the pinned MCP SDK into the build tree first.
 TESTS += tests/integration/demo-server.test.sh tests/integration/run.sh
@@ -25,5 +28,40 @@ EXTRA_DIST += tests/integration/demo-server.test.sh tests/integration/run.sh \
 	tests/integration/reconnect.test.mjs \
 	tests/integration/bad-input.test.mjs \
 	tests/integration/interop-sdk.test.mjs \
+	tests/integration/per-client.test.mjs \
+	tests/integration/sessions.test.mjs \
+	tests/integration/upstream-failures.test.mjs \
+	tests/integration/pagination.test.mjs \
+	tests/integration/reload.test.mjs \
+	tests/integration/ctl.test.mjs \
+	tests/integration/control.test.mjs \
+	tests/integration/remote-http.test.mjs \
+	tests/integration/remote-sse.test.mjs \
+	tests/integration/eras.test.mjs \
 	tests/integration/lib/harness.mjs tests/integration/lib/selftest.mjs \
-	tests/integration/lib/pidwrap.sh
+	tests/integration/lib/pidwrap.sh tests/integration/lib/fault-proxy.mjs \
+	tests/integration/lib/everything.mjs
+
+# systemd.test.mjs: the service manager's side (sd_notify sink, socket
+# activation launcher) in a small C helper.
+check_PROGRAMS += tests/integration/sd-helper
+tests_integration_sd_helper_SOURCES = tests/integration/sd-helper.c
+EXTRA_DIST += tests/integration/systemd.test.mjs
+
+# The official MCP conformance suite (tests/conformance/README.md): make
+# check runs the fixture's own stdio test; make conformance installs the
+# pinned suite and Node 22 into the build tree and runs it through mcprelayd
+# (CONFORMANCE_RUNS="relay-stdio-2025-11-25 ..." picks runs).
+TESTS += tests/conformance/fixture.sh
+EXTRA_DIST += tests/conformance/README.md tests/conformance/run.sh \
+	tests/conformance/run.mjs tests/conformance/setup-npm.sh \
+	tests/conformance/fixture.sh tests/conformance/fixture.test.mjs \
+	tests/conformance/package.json tests/conformance/package-lock.json \
+	tests/conformance/expected.txt
+
+conformance: all
+	top_srcdir=$(abs_top_srcdir) top_builddir=$(abs_top_builddir) \
+	    $(SHELL) $(abs_top_srcdir)/tests/conformance/run.sh \
+	    $(CONFORMANCE_RUNS)
+
+.PHONY: conformance

@@ -53,7 +53,7 @@ itest('(1) connect with retry: ready on the 3rd start, delays as configured',
 	assert.equal(execsOf(f.execLog, 'echo')[0].pid, starts[2].pid);
 });
 
-itest('(2) max retries exceeded: -32070/-32071 naming the server; then it ' +
+itest('(2) max retries exceeded: -32010/-32011 naming the server; then it ' +
     'recovers by itself', async (t) => {
 	const f = files(t);
 	const d = await startDaemon({ t, dir: f.dir, config: baseConfig(f.dir, {
@@ -157,7 +157,7 @@ itest('(4) upstream killed between calls: the next call just works',
 	assert.notEqual(two[0].pid, first);
 });
 
-itest('(5) killed during a non-idempotent call: -32075, ran at most once',
+itest('(5) killed during a non-idempotent call: -32015, ran at most once',
     async (t) => {
 	const f = files(t);
 	const d = await startDaemon({ t, dir: f.dir, config: baseConfig(f.dir, {

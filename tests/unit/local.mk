@@ -8,7 +8,12 @@ UNIT_TESTS = \
 	tests/unit/test_sse \
 	tests/unit/test_config \
 	tests/unit/test_upstream_stdio \
-	tests/unit/test_listen_unix
+	tests/unit/test_listen_unix \
+	tests/unit/test_http_client \
+	tests/unit/test_era \
+	tests/unit/test_control \
+	tests/unit/test_events \
+	tests/unit/test_metrics
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -31,5 +36,15 @@ tests_unit_test_upstream_stdio_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_upstream_stdio_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_listen_unix_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_listen_unix_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
+tests_unit_test_http_client_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
+tests_unit_test_era_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_era_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
+tests_unit_test_control_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_control_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
+tests_unit_test_events_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_events_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
+tests_unit_test_metrics_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_metrics_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 
 EXTRA_DIST += tests/unit/data

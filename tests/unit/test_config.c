@@ -411,6 +411,58 @@ START_TEST(test_empty_file_gives_every_default)
 	ck_assert_int_eq(cfg->alerts.retries_per_minute, 30);
 	ck_assert(cfg->alerts.breaker_open);
 	ck_assert_int_eq(cfg->alerts.consecutive_failures, 10);
+	ck_assert(!cfg->metrics.listen.enabled);
+	ck_assert_ptr_null(cfg->metrics.listen.host);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_metrics_listen_is_loopback_only)
+{
+	struct config	*cfg;
+
+	cfg = load_ok("metrics: {listen: \"127.0.0.1:9464\"}\n");
+	ck_assert(cfg->metrics.listen.enabled);
+	ck_assert_str_eq(cfg->metrics.listen.host, "127.0.0.1");
+	ck_assert_int_eq(cfg->metrics.listen.port, 9464);
+	config_free(cfg);
+	cfg = load_ok("metrics: {listen: \"[::1]:0\"}\n");
+	ck_assert_str_eq(cfg->metrics.listen.host, "::1");
+	config_free(cfg);
+	cfg = load_ok("metrics:\n  listen: localhost:9464\n");
+	ck_assert_str_eq(cfg->metrics.listen.host, "localhost");
+	config_free(cfg);
+	cfg = load_ok("metrics: {listen: \"off\"}\n");
+	ck_assert(!cfg->metrics.listen.enabled);
+	config_free(cfg);
+	assert_error("metrics:\n  listen: \"0.0.0.0:9464\"\n", "t.yaml:2:11: "
+	    "metrics.listen: metrics are served on a loopback address only "
+	    "(127.0.0.1, [::1] or localhost), not '0.0.0.0'");
+	assert_error("metrics: {listen: 9464}\n", "t.yaml:1:19: "
+	    "metrics.listen: invalid listen address '9464' (expected "
+	    "IPv4:port, localhost:port, [IPv6]:port or off)");
+}
+END_TEST
+
+START_TEST(test_control_socket_default_follows_the_runtime_directory)
+{
+	struct config	*cfg;
+	char		 buf[256];
+
+	setenv("RUNTIME_DIRECTORY", "/run/mcprelay:/run/other", 1);
+	ck_assert_str_eq(config_control_socket_default(buf, sizeof buf),
+	    "/run/mcprelay/control.sock");
+	unsetenv("RUNTIME_DIRECTORY");
+	setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+	ck_assert_str_eq(config_control_socket_default(buf, sizeof buf),
+	    geteuid() == 0 ? "/run/mcprelay/control.sock" :
+	    "/run/user/1000/mcprelay/control.sock");
+	unsetenv("XDG_RUNTIME_DIR");
+	ck_assert_str_eq(config_control_socket_default(buf, sizeof buf),
+	    "/run/mcprelay/control.sock");
+	cfg = load_ok("control: {socket: /tmp/x/control.sock}\n");
+	ck_assert_str_eq(config_control_socket(cfg, buf, sizeof buf),
+	    "/tmp/x/control.sock");
 	config_free(cfg);
 }
 END_TEST
@@ -889,6 +941,28 @@ START_TEST(test_file_secret_errors)
 	    "headers: {X-A: 1, x-a: 2}}\n", "t.yaml:2:54: servers.s.headers: "
 	    "duplicate key 'x-a' (first at line 2)");
 	remove_temp(secret);
+}
+END_TEST
+
+/* A FIFO would block the open until a writer came: refused at once. */
+START_TEST(test_fifo_secret_file_is_refused_without_blocking)
+{
+	char	 dir[] = "/tmp/test_config.XXXXXX", *fifo, *text, *want;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	xasprintf(&fifo, "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	xasprintf(&text, "servers:\n"
+	    "  s:\n"
+	    "    type: stdio\n"
+	    "    command: x\n"
+	    "    env: {T_file: %s}\n", fifo);
+	xasprintf(&want, "t.yaml:5:19: servers.s.env.T_file: secret file "
+	    "'%s' is not a regular file", fifo);
+	assert_error(text, want);
+	free(want);
+	free(text);
+	remove_temp(fifo);
 }
 END_TEST
 
@@ -1612,12 +1686,15 @@ config_suite(void)
 	tcase_add_test(tc, test_null_values_keep_the_default);
 	tcase_add_test(tc, test_full_file_sets_every_section);
 	tcase_add_test(tc, test_listen_addresses_and_modes);
+	tcase_add_test(tc, test_metrics_listen_is_loopback_only);
+	tcase_add_test(tc, test_control_socket_default_follows_the_runtime_directory);
 	tcase_add_test(tc, test_summary_is_one_line);
 	tcase_add_test(tc, test_server_equal_compares_every_setting);
 	tcase_add_test(tc, test_env_expansion_in_values);
 	tcase_add_test(tc, test_env_unset_variable_is_an_error);
 	tcase_add_test(tc, test_file_secrets_set_the_bare_name);
 	tcase_add_test(tc, test_file_secret_errors);
+	tcase_add_test(tc, test_fifo_secret_file_is_refused_without_blocking);
 	tcase_add_test(tc, test_dump_redacts_secrets);
 	suite_add_tcase(s, tc);
 

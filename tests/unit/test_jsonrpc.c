@@ -467,7 +467,7 @@ START_TEST(test_error_text_for_standard_codes)
 	    "Invalid params");
 	ck_assert_str_eq(jsonrpc_error_text(JSONRPC_INTERNAL_ERROR),
 	    "Internal error");
-	ck_assert_str_eq(jsonrpc_error_text(-32070), "Server error");
+	ck_assert_str_eq(jsonrpc_error_text(-32010), "Server error");
 }
 END_TEST
 

@@ -513,7 +513,7 @@ START_TEST(test_scope_preamble_for_unknown_server_errors_and_closes)
 
 	client_send_str(h, c, "{\"jsonrpc\":\"2.0\",\"method\":"
 	    "\"mcprelay/scope\",\"params\":{\"server\":\"nosuch\"}}\n");
-	client_expect_error(h, c, -32076, NULL, "unknown server 'nosuch'");
+	client_expect_error(h, c, -32016, NULL, "unknown server 'nosuch'");
 	client_expect_eof(h, c);
 	PUMP_UNTIL(h, listen_unix_counters(h->l)->open == 0);
 	ck_assert_uint_eq(sessions_count(h->relay.sessions), 0);
