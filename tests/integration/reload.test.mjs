@@ -160,3 +160,65 @@ itest('SIGHUP keeps per_client upstreams of an unchanged server and stops ' +
 	await sleep(100);
 	assert.equal(readJsonLines(execLog).length, 2);
 });
+
+/*
+ * Reload under client load: while four clients call the unchanged server
+ * without pause, three reloads add a server, change one and remove one.
+ * No call to the unchanged server may fail, and it is never restarted.
+ */
+itest('reloads under load fail no call to an unchanged server',
+    { timeout: 40000 }, async (t) => {
+	const dir = tmpdir(t);
+	const startsKeep = path.join(dir, 'starts-keep.log');
+	const keep = demoServer(['--starts-log', startsKeep]);
+	const servers = (step) => {
+		const s = { keep };
+		if (step >= 1)
+			s.added = demoServer(['--name', 'added']);
+		// Step 2 changes "added"; step 3 removes it.
+		if (step === 2)
+			s.added = demoServer(['--name', 'added', '--delay-ms', 1]);
+		if (step === 3)
+			delete s.added;
+		return s;
+	};
+	const config = (step) => baseConfig(dir, {
+		routing: { tool_prefix: 'always' }, servers: servers(step),
+	});
+	const d = await startDaemon({ t, dir, config: config(0) });
+	const sessions = await Promise.all([0, 1, 2, 3].map(() =>
+	    initialize(d.mcpUrl())));
+	let stop = false, calls = 0;
+	const failures = [];
+	const worker = async (s, w) => {
+		for (let i = 0; !stop && i < 5000; i++) {
+			try {
+				const text = `${w}-${i}`;
+				const r = await s.callTool('keep__echo', { text });
+				assert.equal(toolText(r), text);
+				calls++;
+			} catch (e) {
+				failures.push(String(e?.message ?? e));
+			}
+		}
+	};
+	const load = sessions.map((s, w) => worker(s, w));
+	try {
+		for (const step of [1, 2, 3]) {
+			await sleep(300);
+			await reload(d, config(step));
+		}
+		await sleep(300);
+	} finally {
+		stop = true;
+		await Promise.all(load);
+	}
+	assert.deepEqual(failures, [], 'every call to the unchanged server ' +
+	    'succeeded');
+	assert.ok(calls > 50, `the load really ran (${calls} calls)`);
+	assert.equal(readLines(startsKeep).length, 1,
+	    'the unchanged server was never restarted');
+	const names = (await sessions[0].call('tools/list', {})).tools
+	    .map((x) => x.name);
+	assert.ok(!names.some((n) => n.startsWith('added__')), `${names}`);
+});
