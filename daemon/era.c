@@ -101,6 +101,17 @@ era_is_modern(struct json_object *msg)
 	    json_object_object_get_ex(meta, ERA_META_VERSION, NULL);
 }
 
+struct json_object *
+era_client_capabilities(struct json_object *msg)
+{
+	struct json_object	*meta = era_meta(msg), *caps;
+
+	if (meta == NULL || !json_object_object_get_ex(meta, ERA_META_CAPS,
+	    &caps) || !json_object_is_type(caps, json_type_object))
+		return NULL;
+	return json_object_get(caps);
+}
+
 int
 era_modern_version_supported(const char *version)
 {

@@ -50,6 +50,9 @@ void		 era_error_clear(struct era_error *);
  */
 int		 era_is_modern(struct json_object *msg);
 
+/* The clientCapabilities of a modern request's _meta (new ref) or NULL. */
+struct json_object *era_client_capabilities(struct json_object *msg);
+
 /* Is version a modern revision mcprelayd serves? */
 int		 era_modern_version_supported(const char *version);
 

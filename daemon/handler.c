@@ -1864,7 +1864,7 @@ handler_on_server_request(struct handler *h, struct json_object *msg)
 	/* Over stdio nothing ties a server request to a client request:
 	 * the newest one in flight from a session is the best guess. */
 	TAILQ_FOREACH_REVERSE(r, &h->inflight, request_list, entry) {
-		if (r->session != NULL) {
+		if (r->session != NULL || r->era == ERA_MODERN) {
 			related = r;
 			break;
 		}

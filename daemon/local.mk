@@ -14,6 +14,7 @@ libmcpdaemon_a_SOURCES = \
 	daemon/listen-http.c daemon/listen-http.h \
 	daemon/listen-unix.c daemon/listen-unix.h \
 	daemon/metrics.c daemon/metrics.h \
+	daemon/mrtr.c daemon/mrtr.h \
 	daemon/notify.c daemon/notify.h \
 	daemon/request.c daemon/request.h \
 	daemon/router.c daemon/router.h \

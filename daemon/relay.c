@@ -24,6 +24,7 @@
 #include "listen-http.h"
 #include "listen-unix.h"
 #include "log.h"
+#include "mrtr.h"
 #include "metrics.h"
 #include "notify.h"
 #include "relay.h"
@@ -151,6 +152,7 @@ relay_new(const char *config_path, int verbose, int *exit_code)
 	relay->reaper = child_reaper_new(relay->base);
 	relay->sessions = sessions_new(relay);
 	relay->router = router_new(relay);
+	relay->mrtr = mrtr_new(relay);
 
 	relay->ev_sigterm = evsignal_new(relay->base, SIGTERM, relay_signal_cb,
 	    relay);
@@ -198,6 +200,9 @@ relay_free(struct relay *relay)
 	sessions_free(relay->sessions);
 	relay->sessions = NULL;
 	router_free(relay->router);
+	/* After the router: its requests let go of their parks first. */
+	mrtr_free(relay->mrtr);
+	relay->mrtr = NULL;
 	relay->router = NULL;
 	events_free(relay->events);
 	relay->events = NULL;

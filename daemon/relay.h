@@ -13,6 +13,7 @@
 struct config;
 struct child_reaper;
 struct router;
+struct mrtr;
 struct sessions;
 struct listen_http;
 struct listen_unix;
@@ -40,6 +41,7 @@ struct relay {
 	struct config		*cfg;
 	struct child_reaper	*reaper;
 	struct router		*router;
+	struct mrtr		*mrtr;
 	struct sessions		*sessions;
 	struct listen_http	*http;
 	struct listen_unix	*unix_listener;

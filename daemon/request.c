@@ -13,6 +13,7 @@
 
 #include "era.h"
 #include "jsonrpc.h"
+#include "mrtr.h"
 #include "request.h"
 #include "session.h"
 #include "stream.h"
@@ -83,6 +84,8 @@ request_finish(struct request *r, struct json_object *reply)
 	struct client_stream	*stream = r->stream;
 
 	request_cancel_timer(r);
+	if (r->parked != NULL)
+		mrtr_request_done(r->parked, reply);
 	if (r->era == ERA_MODERN && reply != NULL)
 		era_reply_to_modern(reply, r->method, "mcprelay",
 		    PACKAGE_VERSION);
@@ -99,6 +102,7 @@ request_finish(struct request *r, struct json_object *reply)
 	json_object_put(r->msg);
 	json_object_put(r->client_id);
 	json_object_put(r->client_progress);
+	json_object_put(r->client_caps);
 	free(r->method);
 	free(r->tool);
 	free(r);

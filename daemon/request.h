@@ -15,6 +15,7 @@
 struct json_object;
 struct client_stream;
 struct handler;
+struct mrtr_park;
 struct router;
 struct session;
 
@@ -37,6 +38,8 @@ struct request {
 	struct json_object	*client_progress; /* client's token or NULL */
 
 	int			 era;		/* enum era: ERA_LEGACY... */
+	struct json_object	*client_caps;	/* modern: from its _meta */
+	struct mrtr_park	*parked;	/* waiting for a client retry */
 	struct router		*router;	/* set when dispatched */
 	char			*scope;		/* server name or NULL */
 	enum request_where	 where;

@@ -19,7 +19,9 @@
 #include "config.h"
 #include "errors.h"
 #include "handler.h"
+#include "era.h"
 #include "jsonrpc.h"
+#include "mrtr.h"
 #include "log.h"
 #include "relay.h"
 #include "request.h"
@@ -1415,6 +1417,11 @@ router_server_request_cb(void *arg, struct handler *h, struct json_object *msg,
 	const char		*method = jsonrpc_method(msg);
 	char			 text[256];
 
+	/* A 2026-07-28 client is asked through an InputRequiredResult. */
+	if (related != NULL && related->era == ERA_MODERN) {
+		mrtr_raise(rt->relay->mrtr, h, msg, related);
+		return;
+	}
 	memset(&p, 0, sizeof p);
 	p.h = h;
 	if (strcmp(method, "sampling/createMessage") == 0)

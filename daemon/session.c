@@ -23,6 +23,7 @@
 #include "errors.h"
 #include "handler.h"
 #include "jsonrpc.h"
+#include "mrtr.h"
 #include "log.h"
 #include "relay.h"
 #include "request.h"
@@ -908,9 +909,13 @@ sessions_handle_modern(struct sessions *ss, const char *server,
 		ss->relay->counters.replies_ok++;
 		return;
 	}
+	/* The retry of a call mcprelayd answered with input requests. */
+	if (mrtr_resume(ss->relay->mrtr, msg, stream))
+		return;
 	r = request_new(NULL, stream, msg);
 	/* The handler translates if its server does not speak it. */
 	r->era = ERA_MODERN;
+	r->client_caps = era_client_capabilities(msg);
 	router_dispatch(ss->relay->router, r, server);
 }
 

@@ -444,11 +444,7 @@ itest('modern SDK client, legacy-only upstreams: lists and calls ' +
 
 itest('modern SDK client, legacy-only upstream: a sampling request the ' +
     'upstream raises mid-call reaches the client as an InputRequiredResult',
-    { todo: 'MRTR translation is not built: mcprelayd answers a legacy ' +
-    'upstream\'s sampling/createMessage raised during a modern client\'s ' +
-    'tools/call with -32018 (no client) instead of returning an ' +
-    'InputRequiredResult and parking the upstream request ' +
-    '(docs/protocol.md, Limits)' }, async (t) => {
+    async (t) => {
 	const dir = tmpdir(t);
 	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
 	    servers: { ev: { type: 'stdio', command: process.execPath,
@@ -878,4 +874,61 @@ itest('per-request logLevel: a modern request that asked for logs gets ' +
 	    m.method === 'notifications/message');
 	assert.deepEqual(logs.map((m) => m.params), [{ level: 'warning',
 	    logger: 'demo', data: 'hello' }]);
+});
+
+/*
+ * MRTR translation on the wire: a legacy upstream's sampling request during
+ * a modern call comes back as an InputRequiredResult whose requestState
+ * mcprelayd signed; an altered state is refused, the right one with the
+ * input response finishes the very same upstream call.
+ */
+itest('raw wire: InputRequiredResult for a legacy upstream, altered ' +
+    'requestState refused, the retry finishes the parked call', async (t) => {
+	const dir = tmpdir(t);
+	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
+	    servers: { ev: { type: 'stdio', command: process.execPath,
+	    args: [everythingEntry(), 'stdio'] } } }) });
+	await waitFor(() => /server ev: initializing -> ready/.test(d.log()),
+	    { timeout: 15000 });
+	const url = d.mcpUrl('ev');
+	const meta = modernMeta({ [META.caps]: { sampling: {} } });
+	const call = (id, extra = {}) => ({ jsonrpc: '2.0', id,
+	    method: 'tools/call', params: { name: 'trigger-sampling-request',
+	    arguments: { prompt: 'Capital of France?', maxTokens: 16 },
+	    _meta: meta, ...extra } });
+	const hdr = { 'mcp-name': 'trigger-sampling-request' };
+
+	let r = await post(url, call(1), hdr);
+	assert.equal(r.status, 200, r.body);
+	const first = r.json.result;
+	assert.equal(first.resultType, 'input_required', r.body);
+	const keys = Object.keys(first.inputRequests);
+	assert.equal(keys.length, 1);
+	assert.equal(first.inputRequests[keys[0]].method,
+	    'sampling/createMessage');
+	assert.match(first.requestState, /^mcprelay:[0-9a-f]{32}\.[0-9a-f]{64}$/);
+
+	// One character changed: the HMAC no longer matches.
+	const s = first.requestState;
+	const altered = s.slice(0, 12) + (s[12] === 'a' ? 'b' : 'a') +
+	    s.slice(13);
+	r = await post(url, call(2, { requestState: altered,
+	    inputResponses: { [keys[0]]: { role: 'assistant', model: 'm',
+	    content: { type: 'text', text: 'Paris' } } } }), hdr);
+	assert.equal(r.json.error?.code, -32602, r.body);
+
+	// The genuine state with the answer: the parked call completes.
+	r = await post(url, call(3, { requestState: s,
+	    inputResponses: { [keys[0]]: { role: 'assistant', model: 'm',
+	    content: { type: 'text', text: 'Paris' } } } }), hdr);
+	assert.equal(r.status, 200, r.body);
+	assert.equal(r.json.id, 3);
+	assert.equal(r.json.result.resultType, 'complete', r.body);
+	assert.match(JSON.stringify(r.json.result.content), /Paris/);
+
+	// A state is good once: the park is gone.
+	r = await post(url, call(4, { requestState: s,
+	    inputResponses: { [keys[0]]: { role: 'assistant', model: 'm',
+	    content: { type: 'text', text: 'Paris' } } } }), hdr);
+	assert.equal(r.json.error?.code, -32602, r.body);
 });
