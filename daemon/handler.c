@@ -1126,21 +1126,25 @@ static void
 handler_note_client_setup(struct handler *h, struct request *r)
 {
 	struct json_object	*params, *v;
+	const char		*s = NULL;
 
 	if (!json_object_object_get_ex(r->msg, "params", &params))
 		return;
-	if (strcmp(r->method, "resources/subscribe") == 0 &&
-	    json_object_object_get_ex(params, "uri", &v))
-		json_object_object_add(h->subscriptions,
-		    json_object_get_string(v), json_object_new_boolean(1));
-	else if (strcmp(r->method, "resources/unsubscribe") == 0 &&
-	    json_object_object_get_ex(params, "uri", &v))
-		json_object_object_del(h->subscriptions,
-		    json_object_get_string(v));
-	else if (strcmp(r->method, "logging/setLevel") == 0 &&
-	    json_object_object_get_ex(params, "level", &v)) {
+	/* Only well-formed values are remembered (null is no string). */
+	if (json_object_object_get_ex(params, strcmp(r->method,
+	    "logging/setLevel") == 0 ? "level" : "uri", &v) &&
+	    json_object_is_type(v, json_type_string))
+		s = json_object_get_string(v);
+	if (s == NULL)
+		return;
+	if (strcmp(r->method, "resources/subscribe") == 0)
+		json_object_object_add(h->subscriptions, s,
+		    json_object_new_boolean(1));
+	else if (strcmp(r->method, "resources/unsubscribe") == 0)
+		json_object_object_del(h->subscriptions, s);
+	else if (strcmp(r->method, "logging/setLevel") == 0) {
 		free(h->log_level);
-		h->log_level = xstrdup(json_object_get_string(v));
+		h->log_level = xstrdup(s);
 	}
 }
 

@@ -150,17 +150,23 @@ http_stream_free(struct http_stream *st)
 static void
 http_stream_end(struct http_stream *st)
 {
-	struct session	*legacy = NULL;
+	struct evhttp_request	*req = st->req;
+	enum http_stream_mode	 mode = st->mode;
+	struct session		*legacy = NULL;
 
-	if (st->mode == HTTP_MODE_SSE)
-		evhttp_send_reply_end(st->req);
-	else if (st->mode == HTTP_MODE_PENDING)
-		evhttp_send_reply(st->req, HTTP_STATUS_ACCEPTED, "Accepted",
-		    NULL);
-	st->mode = HTTP_MODE_DONE;
 	if (st->kind == HTTP_STREAM_LEGACY)
 		legacy = st->session;
+	/*
+	 * Our bookkeeping goes first: finishing the reply may free the
+	 * connection (HTTP/1.0, Connection: close), and its close callback
+	 * must not find this stream any more.
+	 */
+	st->mode = HTTP_MODE_DONE;
 	http_stream_free(st);
+	if (mode == HTTP_MODE_SSE)
+		evhttp_send_reply_end(req);
+	else if (mode == HTTP_MODE_PENDING)
+		evhttp_send_reply(req, HTTP_STATUS_ACCEPTED, "Accepted", NULL);
 	/* A legacy session lives exactly as long as its SSE stream. */
 	if (legacy != NULL)
 		session_close(legacy, "SSE stream closed");
@@ -283,18 +289,23 @@ http_stream_write(struct client_stream *cs, struct json_object *msg,
 		return -1;
 	if (st->kind == HTTP_STREAM_POST && final &&
 	    st->mode == HTTP_MODE_PENDING) {
-		/* A plain result: one JSON body. */
-		if (msg == NULL)
-			evhttp_send_reply(st->req, HTTP_STATUS_ACCEPTED,
-			    "Accepted", NULL);
-		else if (st->modern)
-			http_send_json(st->req, era_http_status(msg),
-			    http_reason(era_http_status(msg)), msg, NULL);
-		else
-			http_send_json(st->req, HTTP_OK, "OK", msg,
-			    st->session);
+		struct evhttp_request	*req = st->req;
+		struct session		*s = st->session;
+		int			 modern = st->modern;
+
+		/* Forget the stream before the reply may free the
+		 * connection (see http_stream_end). */
 		st->mode = HTTP_MODE_DONE;
 		http_stream_free(st);
+		/* A plain result: one JSON body. */
+		if (msg == NULL)
+			evhttp_send_reply(req, HTTP_STATUS_ACCEPTED,
+			    "Accepted", NULL);
+		else if (modern)
+			http_send_json(req, era_http_status(msg),
+			    http_reason(era_http_status(msg)), msg, NULL);
+		else
+			http_send_json(req, HTTP_OK, "OK", msg, s);
 		return 0;
 	}
 	if (st->mode == HTTP_MODE_PENDING)
@@ -522,8 +533,10 @@ http_find_session(struct listen_http *lh, struct evhttp_request *req,
 		    "header is required (send initialize first)");
 		return NULL;
 	}
+	/* A legacy SSE session is no Streamable HTTP session: its life is
+	 * its SSE stream's, not GET's or DELETE's. */
 	if ((s = sessions_find(lh->relay->sessions, sid)) == NULL ||
-	    !http_same_scope(s, server)) {
+	    !http_same_scope(s, server) || session_legacy_sse(s)) {
 		http_error(req, HTTP_NOTFOUND, "Not Found", id, -32001,
 		    "Session not found: it ended or never existed; "
 		    "initialize a new one");
@@ -780,6 +793,7 @@ http_legacy_open(struct listen_http *lh, struct evhttp_request *req,
 
 	s = session_new(lh->relay->sessions, server[0] != '\0' ? server :
 	    NULL, 1);
+	session_set_legacy_sse(s);
 	st = http_stream_new(lh, req, HTTP_STREAM_LEGACY, s);
 	http_sse_start(st);
 	if (server[0] != '\0')
@@ -807,7 +821,7 @@ http_legacy_post(struct listen_http *lh, struct evhttp_request *req,
 	if ((sid = evhttp_find_header(&query, "sessionId")) != NULL)
 		s = sessions_find(lh->relay->sessions, sid);
 	if (s == NULL || !http_same_scope(s, server) ||
-	    session_standalone(s) == NULL) {
+	    !session_legacy_sse(s) || session_standalone(s) == NULL) {
 		evhttp_clear_headers(&query);
 		http_error(req, HTTP_NOTFOUND, "Not Found", NULL, -32001,
 		    "Session not found: open the SSE stream first");

@@ -81,6 +81,7 @@ struct session {
 	struct sessions		*owner;
 	char			 id[SESSION_ID_LEN + 1];
 	int			 with_id;
+	int			 legacy_sse;	/* lives with its SSE stream */
 	char			*server;	/* NULL: aggregate */
 	char			*version;
 	struct json_object	*client_caps;
@@ -383,6 +384,18 @@ session_has_capability(const struct session *s, const char *cap)
 {
 	return s->client_caps != NULL &&
 	    json_object_object_get_ex(s->client_caps, cap, NULL);
+}
+
+void
+session_set_legacy_sse(struct session *s)
+{
+	s->legacy_sse = 1;
+}
+
+int
+session_legacy_sse(const struct session *s)
+{
+	return s->legacy_sse;
 }
 
 struct json_object *
@@ -720,26 +733,40 @@ session_on_notification(struct session *s, struct json_object *msg)
 	/* Other client notifications have no meaning through a proxy. */
 }
 
+/* A string parameter, or NULL (absent, null or another type). */
+static const char *
+session_param_string(struct json_object *params, const char *key)
+{
+	struct json_object	*v;
+
+	if (!json_object_object_get_ex(params, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
 static void
 session_note_setup(struct session *s, struct json_object *msg,
     const char *method)
 {
-	struct json_object	*params, *v;
+	struct json_object	*params;
+	const char		*v;
 
 	if (!json_object_object_get_ex(msg, "params", &params))
 		return;
+	/* Malformed values are the upstream's to refuse; only note
+	 * well-formed ones. */
 	if (strcmp(method, "logging/setLevel") == 0 &&
-	    json_object_object_get_ex(params, "level", &v)) {
+	    (v = session_param_string(params, "level")) != NULL) {
 		free(s->log_level);
-		s->log_level = xstrdup(json_object_get_string(v));
+		s->log_level = xstrdup(v);
 	} else if (strcmp(method, "resources/subscribe") == 0 &&
-	    json_object_object_get_ex(params, "uri", &v))
-		json_object_object_add(s->subscriptions,
-		    json_object_get_string(v), json_object_new_boolean(1));
+	    (v = session_param_string(params, "uri")) != NULL)
+		json_object_object_add(s->subscriptions, v,
+		    json_object_new_boolean(1));
 	else if (strcmp(method, "resources/unsubscribe") == 0 &&
-	    json_object_object_get_ex(params, "uri", &v))
-		json_object_object_del(s->subscriptions,
-		    json_object_get_string(v));
+	    (v = session_param_string(params, "uri")) != NULL)
+		json_object_object_del(s->subscriptions, v);
 }
 
 void

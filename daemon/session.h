@@ -50,6 +50,9 @@ int		 session_initialized(const struct session *);
 /* Does the client declare this capability ("sampling", "roots", ...)? */
 int		 session_has_capability(const struct session *, const char *);
 void		 session_touch(struct session *);
+/* A 2024-11-05 HTTP+SSE session: its id is good for /messages only. */
+void		 session_set_legacy_sse(struct session *);
+int		 session_legacy_sse(const struct session *);
 /* What the client declared at initialize (borrowed, may be NULL). */
 struct json_object *session_client_capabilities(const struct session *);
 struct json_object *session_client_info(const struct session *);
