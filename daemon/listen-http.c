@@ -749,11 +749,12 @@ http_get(struct listen_http *lh, struct evhttp_request *req,
 		hr.st = st;
 		if (session_replay(s, stream_no, seq, http_replay_cb, &hr) ==
 		    -1)
-			log_debug("session %s: events before %s are no longer "
-			    "buffered", session_id(s), last);
+			log_debug("session %.8s...: events before %s are no "
+			    "longer buffered", session_id(s), last);
 	} else if (stream_no != 0)
-		log_debug("session %s: Last-Event-ID %s names no stream of "
-		    "this session; starting a new one", session_id(s), last);
+		log_debug("session %.8s...: Last-Event-ID %s names no "
+		    "stream of this session; starting a new one",
+		    session_id(s), last);
 	session_set_standalone(s, &st->cs);
 }
 

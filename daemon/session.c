@@ -34,6 +34,10 @@
 
 #define SESSION_SWEEP_INTERVAL	5.0	/* most seconds between idle sweeps */
 #define SESSION_SWEEP_MIN	0.05	/* least */
+/*
+ * A session id is the client's bearer credential: logs show its first 8
+ * hex digits only, enough to tell sessions apart.
+ */
 #define SESSION_PENDING_MAX	1024	/* undelivered messages kept */
 
 #define SESSION_LISTEN_TOOLS		0x1
@@ -284,7 +288,7 @@ session_new(struct sessions *ss, const char *server, int with_id)
 	TAILQ_INSERT_TAIL(&ss->all, s, entry);
 	ss->count++;
 	ss->relay->counters.sessions_total++;
-	log_debug("session %s opened (%s)", with_id ? s->id : "-",
+	log_debug("session %.8s... opened (%s)", with_id ? s->id : "-",
 	    server ? server : "aggregate");
 	return s;
 }
@@ -298,7 +302,8 @@ session_close(struct session *s, const char *why)
 	struct pending_msg	*p;
 	unsigned		 i;
 
-	log_debug("session %s closed (%s)", s->with_id ? s->id : "-", why);
+	log_debug("session %.8s... closed (%s)", s->with_id ? s->id : "-",
+	    why);
 	if ((r = s->listen) != NULL) {
 		/* The listen request ends with its session: answered when
 		 * its stream is still there, silently when it went away. */
@@ -499,7 +504,7 @@ session_deliver(struct session *s, struct json_object *msg)
 		return;
 	}
 	if (s->npending >= SESSION_PENDING_MAX) {
-		log_debug("session %s: dropping a message, no stream open "
+		log_debug("session %.8s...: dropping a message, no stream open "
 		    "and %u waiting", s->id, s->npending);
 		return;
 	}
@@ -698,7 +703,7 @@ session_on_response(struct session *s, struct json_object *msg)
 			return;
 		}
 	}
-	log_debug("session %s: answer to an unknown request", s->id);
+	log_debug("session %.8s...: answer to an unknown request", s->id);
 }
 
 static void
