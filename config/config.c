@@ -1365,3 +1365,23 @@ config_dump_redacted(const struct config *cfg)
 	json_object_object_add(o, "servers", servers);
 	return o;
 }
+
+int
+config_check_file(const char *path, FILE *out, FILE *err)
+{
+	struct config_errors	 errs;
+	struct config		*cfg;
+	char			 summary[512];
+
+	config_errors_init(&errs);
+	if ((cfg = config_load_file(path, &errs)) == NULL) {
+		config_errors_print(&errs, err);
+		config_errors_free(&errs);
+		return -1;
+	}
+	config_summary(cfg, summary, sizeof summary);
+	fprintf(out, "%s: %s\n", path, summary);
+	config_free(cfg);
+	config_errors_free(&errs);
+	return 0;
+}

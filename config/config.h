@@ -258,6 +258,13 @@ const char	*config_control_socket_default(char *buf, size_t len);
 const char	*config_control_socket(const struct config *, char *buf,
 		    size_t len);
 
+/*
+ * --check-config for mcprelayd and mcprelayctl alike: "PATH: summary" on
+ * out and 0 when PATH loads, the file:line:col errors on err and -1 when
+ * it does not (callers exit 78, EX_CONFIG).
+ */
+int		 config_check_file(const char *path, FILE *out, FILE *err);
+
 /* One line: "valid: 2 servers (demo, weather), http 127.0.0.1:8931, ..." */
 void		 config_summary(const struct config *, char *buf, size_t len);
 

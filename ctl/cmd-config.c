@@ -12,24 +12,8 @@
 int
 cmd_check_config(const struct ctl_cmd *self, int argc, char **argv)
 {
-	struct config_errors	 errs;
-	struct config		*cfg;
-	char			 summary[512];
-	const char		*path;
-
 	if (argc != 2)
 		return ctl_usage_error(self);
-	path = argv[1];
-	config_errors_init(&errs);
-	cfg = config_load_file(path, &errs);
-	if (cfg == NULL) {
-		config_errors_print(&errs, stderr);
-		config_errors_free(&errs);
-		return CTL_EXIT_CONFIG;
-	}
-	config_summary(cfg, summary, sizeof summary);
-	printf("%s: %s\n", path, summary);
-	config_free(cfg);
-	config_errors_free(&errs);
-	return CTL_EXIT_OK;
+	return config_check_file(argv[1], stdout, stderr) == 0 ?
+	    CTL_EXIT_OK : CTL_EXIT_CONFIG;
 }

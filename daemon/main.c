@@ -48,22 +48,7 @@ usage(FILE *f)
 static int
 check_config(const char *path)
 {
-	struct config_errors	 errs;
-	struct config		*cfg;
-	char			 summary[512];
-
-	config_errors_init(&errs);
-	cfg = config_load_file(path, &errs);
-	if (cfg == NULL) {
-		config_errors_print(&errs, stderr);
-		config_errors_free(&errs);
-		return EX_CONFIG;
-	}
-	config_summary(cfg, summary, sizeof summary);
-	printf("%s: %s\n", path, summary);
-	config_free(cfg);
-	config_errors_free(&errs);
-	return 0;
+	return config_check_file(path, stdout, stderr) == 0 ? 0 : EX_CONFIG;
 }
 
 int
