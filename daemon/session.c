@@ -288,8 +288,8 @@ session_new(struct sessions *ss, const char *server, int with_id)
 	TAILQ_INSERT_TAIL(&ss->all, s, entry);
 	ss->count++;
 	ss->relay->counters.sessions_total++;
-	log_debug("session %.8s... opened (%s)", with_id ? s->id : "-",
-	    server ? server : "aggregate");
+	log_debug("session %.8s%s opened (%s)", with_id ? s->id : "-",
+	    with_id ? "..." : "", server ? server : "aggregate");
 	return s;
 }
 
@@ -302,8 +302,8 @@ session_close(struct session *s, const char *why)
 	struct pending_msg	*p;
 	unsigned		 i;
 
-	log_debug("session %.8s... closed (%s)", s->with_id ? s->id : "-",
-	    why);
+	log_debug("session %.8s%s closed (%s)", s->with_id ? s->id : "-",
+	    s->with_id ? "..." : "", why);
 	if ((r = s->listen) != NULL) {
 		/* The listen request ends with its session: answered when
 		 * its stream is still there, silently when it went away. */
