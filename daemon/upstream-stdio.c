@@ -106,6 +106,8 @@ struct upstream_stdio {
 
 	char			*line;		/* stdout line to deliver */
 	size_t			 linesz;
+	size_t			 scanned;	/* stdout bytes known to
+						   hold no LF */
 	int			 err_skipping;	/* rest of a long stderr line */
 
 	int			 depth;	/* our libevent callbacks running */
@@ -303,16 +305,27 @@ static int
 upstream_stdio_deliver_lines(struct upstream_stdio *u, struct evbuffer *in,
     int at_eof)
 {
-	struct evbuffer_ptr	 eol;
+	struct evbuffer_ptr	 eol, start;
 	size_t			 eol_len, len;
 	char			 detail[96];
 
 	snprintf(detail, sizeof detail, "message on stdout longer than %zu "
 	    "bytes", u->max_message);
 	while (!u->dead && u->bev_out != NULL) {
-		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		/*
+		 * Search only what arrived since the last look: a long line
+		 * in many small reads must cost linear time, not quadratic.
+		 */
+		if (evbuffer_ptr_set(in, &start, u->scanned,
+		    EVBUFFER_PTR_SET) == -1) {
+			u->scanned = 0;
+			evbuffer_ptr_set(in, &start, 0, EVBUFFER_PTR_SET);
+		}
+		eol = evbuffer_search_eol(in, &start, &eol_len,
+		    EVBUFFER_EOL_LF);
 		if (eol.pos == -1) {
 			len = evbuffer_get_length(in);
+			u->scanned = len;
 			/* A CR may be waiting for its LF, hence + 1. */
 			if (len > u->max_message + 1) {
 				upstream_stdio_abort(u,
@@ -335,6 +348,7 @@ upstream_stdio_deliver_lines(struct upstream_stdio *u, struct evbuffer *in,
 		}
 		evbuffer_remove(in, u->line, len);
 		evbuffer_drain(in, eol_len);
+		u->scanned = 0;
 		if (len > 0 && u->line[len - 1] == '\r')
 			len--;
 		if (len > u->max_message) {
