@@ -420,6 +420,12 @@ static const char *const session_mode_names[] = {
 	[CONFIG_SESSION_PER_CLIENT] = "per_client",
 };
 static const struct cfg_enum enum_session_mode = { session_mode_names, 2 };
+static const char *const protocol_names[] = {
+	[CONFIG_PROTOCOL_AUTO] = "auto",
+	[CONFIG_PROTOCOL_MODERN] = "modern",
+	[CONFIG_PROTOCOL_LEGACY] = "legacy",
+};
+static const struct cfg_enum enum_protocol = { protocol_names, 3 };
 static const char *const tool_prefix_names[] = {
 	[CONFIG_PREFIX_ON_CONFLICT] = "on_conflict",
 	[CONFIG_PREFIX_ALWAYS] = "always",
@@ -431,6 +437,7 @@ static const struct cfg_enum enum_tool_prefix = { tool_prefix_names, 3 };
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_server_type) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_session_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_protocol) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_tool_prefix) == sizeof(int), "enum size");
 
 static const char *
@@ -574,6 +581,8 @@ static const struct cfg_key server_keys[] = {
 	    0),
 	CFG_FIELD("session_mode", struct config_server, session_mode,
 	    &cfg_t_enum, &enum_session_mode, 0),
+	CFG_FIELD("protocol", struct config_server, protocol, &cfg_t_enum,
+	    &enum_protocol, 0),
 	CFG_FIELD("max_processes", struct config_server, max_processes,
 	    &cfg_t_int, &range_processes, 0),
 	CFG_FIELD("trust_annotations", struct config_server,

@@ -103,6 +103,13 @@ enum config_server_type {
 	CONFIG_SERVER_SSE,
 };
 
+/* Which MCP era to speak to a server (auto: find out, see handler.c). */
+enum config_protocol {
+	CONFIG_PROTOCOL_AUTO,
+	CONFIG_PROTOCOL_MODERN,
+	CONFIG_PROTOCOL_LEGACY,
+};
+
 enum config_session_mode {
 	CONFIG_SESSION_SHARED,
 	CONFIG_SESSION_PER_CLIENT,
@@ -129,6 +136,7 @@ struct config_server {
 	size_t				 nheaders;
 	struct config_tls		 tls;
 	enum config_session_mode	 session_mode;	/* shared */
+	enum config_protocol		 protocol;	/* auto */
 	int				 max_processes;	/* 16, per_client */
 	/* Effective value (true for stdio, false otherwise, unless set). */
 	bool				 trust_annotations;

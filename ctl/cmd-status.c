@@ -89,9 +89,9 @@ ctl_fmt_duration(double s, char *buf, size_t len)
 void
 ctl_servers_header(FILE *f)
 {
-	fprintf(f, "%-16s %-12s %9s %-9s %6s %6s %8s %7s  %s\n", "SERVER",
-	    "STATE", "SINCE", "BREAKER", "FLIGHT", "QUEUED", "REQUESTS",
-	    "PID", "LAST ERROR / REASON");
+	fprintf(f, "%-16s %-12s %9s %-7s %-9s %6s %6s %8s %7s  %s\n",
+	    "SERVER", "STATE", "SINCE", "PROTO", "BREAKER", "FLIGHT", "QUEUED",
+	    "REQUESTS", "PID", "LAST ERROR / REASON");
 }
 
 /* One row of the servers table from a "servers" entry. */
@@ -109,11 +109,12 @@ ctl_servers_row(FILE *f, struct json_object *s, double state_seconds)
 	why = ctl_str(s, "lastError", NULL);
 	if (strcmp(state, "ready") == 0 || why == NULL)
 		why = ctl_str(s, "reason", "");
-	fprintf(f, "%-16s %-12s %9s %-9s %6" PRId64 " %6" PRId64 " %8" PRId64
-	    " %7s  %s\n", ctl_str(s, "name", "?"),
+	fprintf(f, "%-16s %-12s %9s %-7s %-9s %6" PRId64 " %6" PRId64 " %8"
+	    PRId64 " %7s  %s\n", ctl_str(s, "name", "?"),
 	    ctl_int(s, "disabled") && strcmp(state, "stopped") == 0 ?
 	    "disabled" : state,
 	    ctl_fmt_duration(state_seconds, since, sizeof since),
+	    ctl_str(s, "protocol", "-"),
 	    ctl_str(s, "breaker", "-"), ctl_int(s, "inFlight"),
 	    ctl_int(s, "queued"), ctl_int(s, "requests"), pid, why);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <json-c/json.h>
 
@@ -517,4 +518,277 @@ era_discover_result(struct json_object *capabilities,
 		json_object_object_add(r, "instructions",
 		    json_object_new_string(instructions));
 	return r;
+}
+
+/* ---- headers mcprelayd sends as a modern client ----------------------- */
+
+static char *
+era_b64_encode(const unsigned char *in, size_t len)
+{
+	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	char			*out, *p;
+	size_t			 i;
+	unsigned		 v;
+
+	p = out = xmalloc((len + 2) / 3 * 4 + 1);
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+		*p++ = tab[v >> 18 & 63];
+		*p++ = tab[v >> 12 & 63];
+		*p++ = tab[v >> 6 & 63];
+		*p++ = tab[v & 63];
+	}
+	if (i < len) {
+		v = (unsigned)in[i] << 16;
+		if (i + 1 < len)
+			v |= (unsigned)in[i + 1] << 8;
+		*p++ = tab[v >> 18 & 63];
+		*p++ = tab[v >> 12 & 63];
+		*p++ = i + 1 < len ? tab[v >> 6 & 63] : '=';
+		*p++ = '=';
+	}
+	*p = '\0';
+	return out;
+}
+
+char *
+era_header_encode(const char *value)
+{
+	size_t	 len = strlen(value), i;
+	char	*b64, *out;
+	int	 plain = 1;
+
+	for (i = 0; i < len && plain; i++) {
+		unsigned char c = (unsigned char)value[i];
+
+		if (c < 0x20 || c > 0x7e)
+			plain = 0;
+	}
+	if (len > 0 && (value[0] == ' ' || value[len - 1] == ' '))
+		plain = 0;
+	/* A plain value that looks encoded would be misread. */
+	if (len >= 11 && strncmp(value, "=?base64?", 9) == 0 &&
+	    strcmp(value + len - 2, "?=") == 0)
+		plain = 0;
+	if (plain)
+		return xstrdup(value);
+	b64 = era_b64_encode((const unsigned char *)value, len);
+	xasprintf(&out, "=?base64?%s?=", b64);
+	free(b64);
+	return out;
+}
+
+/* A header value for one x-mcp-header argument; NULL: no header. */
+static char *
+era_param_value(struct json_object *v)
+{
+	char	buf[32];
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return era_header_encode(json_object_get_string(v));
+	case json_type_boolean:
+		return xstrdup(json_object_get_boolean(v) ? "true" : "false");
+	case json_type_int:
+		snprintf(buf, sizeof buf, "%lld",
+		    (long long)json_object_get_int64(v));
+		return xstrdup(buf);
+	case json_type_double:
+		/* Integral doubles only: "number" is not a header type. */
+		snprintf(buf, sizeof buf, "%.17g", json_object_get_double(v));
+		return xstrdup(buf);
+	default:
+		return NULL;
+	}
+}
+
+static void
+era_add_params(struct json_object *schema, struct json_object *args,
+    era_add_header_fn add, void *arg, int depth)
+{
+	struct json_object	*props, *mark, *value;
+	char			 name[160], *v;
+
+	if (depth > 16 || schema == NULL || args == NULL ||
+	    !json_object_is_type(args, json_type_object) ||
+	    !json_object_object_get_ex(schema, "properties", &props) ||
+	    !json_object_is_type(props, json_type_object))
+		return;
+	json_object_object_foreach(props, key, prop) {
+		if (!json_object_is_type(prop, json_type_object) ||
+		    !json_object_object_get_ex(args, key, &value) ||
+		    value == NULL)
+			continue;
+		if (json_object_object_get_ex(prop, "x-mcp-header", &mark) &&
+		    json_object_is_type(mark, json_type_string)) {
+			if ((v = era_param_value(value)) == NULL)
+				continue;
+			snprintf(name, sizeof name, "Mcp-Param-%s",
+			    json_object_get_string(mark));
+			add(arg, name, v);
+			free(v);
+			continue;
+		}
+		era_add_params(prop, value, add, arg, depth + 1);
+	}
+}
+
+void
+era_add_http_headers(struct json_object *msg, struct json_object *input_schema,
+    era_add_header_fn add, void *arg)
+{
+	struct json_object	*meta = era_meta(msg), *v, *params, *args;
+	const char		*method = jsonrpc_method(msg), *key;
+	char			*enc;
+
+	if (meta != NULL && json_object_object_get_ex(meta, ERA_META_VERSION,
+	    &v) && json_object_is_type(v, json_type_string))
+		add(arg, "MCP-Protocol-Version", json_object_get_string(v));
+	if (method == NULL)
+		return;
+	add(arg, "Mcp-Method", method);
+	if ((key = era_name_key(method)) == NULL ||
+	    !json_object_object_get_ex(msg, "params", &params) ||
+	    !json_object_object_get_ex(params, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return;
+	enc = era_header_encode(json_object_get_string(v));
+	add(arg, "Mcp-Name", enc);
+	free(enc);
+	if (strcmp(method, "tools/call") == 0 && input_schema != NULL &&
+	    json_object_object_get_ex(params, "arguments", &args))
+		era_add_params(input_schema, args, add, arg, 0);
+}
+
+/* ---- x-mcp-header annotations of a tool definition -------------------- */
+
+struct era_marks {
+	char	 seen[64][64];
+	int	 n;
+};
+
+static int
+era_tchar_token(const char *s)
+{
+	const char	*p;
+
+	if (*s == '\0')
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-.^_`|~",
+		    *p) != NULL))
+			return 0;
+	return 1;
+}
+
+/* One annotation, on a property reachable through "properties" only. */
+static int
+era_check_mark(struct json_object *prop, struct json_object *mark,
+    struct era_marks *m, char *why, size_t len)
+{
+	struct json_object	*type;
+	const char		*s, *t;
+	int			 i;
+
+	if (!json_object_is_type(mark, json_type_string)) {
+		snprintf(why, len, "x-mcp-header is not a string");
+		return -1;
+	}
+	s = json_object_get_string(mark);
+	if (*s == '\0') {
+		snprintf(why, len, "x-mcp-header is empty");
+		return -1;
+	}
+	if (!era_tchar_token(s)) {
+		snprintf(why, len, "x-mcp-header '%.40s' is not an HTTP "
+		    "token", s);
+		return -1;
+	}
+	for (i = 0; i < m->n; i++)
+		if (strcasecmp(m->seen[i], s) == 0) {
+			snprintf(why, len, "x-mcp-header '%.40s' is used "
+			    "twice", s);
+			return -1;
+		}
+	if (m->n < (int)(sizeof m->seen / sizeof m->seen[0]) &&
+	    strlen(s) < sizeof m->seen[0])
+		snprintf(m->seen[m->n++], sizeof m->seen[0], "%s", s);
+	t = json_object_object_get_ex(prop, "type", &type) &&
+	    json_object_is_type(type, json_type_string) ?
+	    json_object_get_string(type) : NULL;
+	if (t == NULL || (strcmp(t, "string") != 0 &&
+	    strcmp(t, "integer") != 0 && strcmp(t, "boolean") != 0)) {
+		snprintf(why, len, "x-mcp-header '%.40s' is on a parameter of "
+		    "type %.20s (string, integer or boolean only)", s,
+		    t != NULL ? t : "(none)");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Walk a schema: reachable says whether every step so far was a
+ * "properties" key.  An annotation anywhere else invalidates the tool.
+ */
+static int
+era_walk_schema(struct json_object *schema, int reachable,
+    struct era_marks *m, char *why, size_t len, int depth)
+{
+	struct json_object	*mark;
+	size_t			 i;
+
+	if (depth > 32) {
+		snprintf(why, len, "inputSchema nested too deeply");
+		return -1;
+	}
+	if (json_object_is_type(schema, json_type_array)) {
+		for (i = 0; i < json_object_array_length(schema); i++)
+			if (era_walk_schema(json_object_array_get_idx(schema,
+			    i), 0, m, why, len, depth + 1) == -1)
+				return -1;
+		return 0;
+	}
+	if (!json_object_is_type(schema, json_type_object))
+		return 0;
+	if (json_object_object_get_ex(schema, "x-mcp-header", &mark)) {
+		if (!reachable || depth == 0) {
+			snprintf(why, len, "x-mcp-header outside a chain of "
+			    "'properties'");
+			return -1;
+		}
+		if (era_check_mark(schema, mark, m, why, len) == -1)
+			return -1;
+	}
+	json_object_object_foreach(schema, key, sub) {
+		if (strcmp(key, "properties") == 0 &&
+		    json_object_is_type(sub, json_type_object)) {
+			json_object_object_foreach(sub, pname, prop) {
+				(void)pname;
+				if (era_walk_schema(prop, reachable, m, why,
+				    len, depth + 1) == -1)
+					return -1;
+			}
+		} else if (strcmp(key, "x-mcp-header") != 0 &&
+		    (json_object_is_type(sub, json_type_object) ||
+		    json_object_is_type(sub, json_type_array))) {
+			if (era_walk_schema(sub, 0, m, why, len,
+			    depth + 1) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int
+era_tool_headers_valid(struct json_object *tool, char *why, size_t len)
+{
+	struct json_object	*schema;
+	struct era_marks	 m;
+
+	m.n = 0;
+	if (!json_object_object_get_ex(tool, "inputSchema", &schema))
+		return 1;
+	return era_walk_schema(schema, 1, &m, why, len, 0) == 0;
 }

@@ -120,4 +120,33 @@ struct json_object *era_discover_result(struct json_object *capabilities,
  * Plain values are returned as copies.  Caller frees. */
 char		*era_header_decode(const char *value);
 
+/*
+ * The Base64 sentinel form of a header value when it cannot go plain
+ * (non-ASCII, control characters, leading or trailing space, or a plain
+ * value that looks encoded); otherwise a copy.  Caller frees.
+ */
+char		*era_header_encode(const char *value);
+
+typedef void	(*era_add_header_fn)(void *arg, const char *name,
+		    const char *value);
+
+/*
+ * The headers a modern request carries on Streamable HTTP, from its body:
+ * MCP-Protocol-Version (from _meta), Mcp-Method, Mcp-Name and, for
+ * tools/call, Mcp-Param-* for the arguments input_schema (may be NULL)
+ * marks with x-mcp-header; values encoded as the spec says.
+ */
+void		 era_add_http_headers(struct json_object *msg,
+		    struct json_object *input_schema, era_add_header_fn add,
+		    void *arg);
+
+/*
+ * Are the tool's x-mcp-header annotations valid (non-empty HTTP tokens,
+ * case-insensitively unique, on string/integer/boolean properties reached
+ * through "properties" only)?  1, or 0 with the reason in why.  Clients
+ * on Streamable HTTP must drop a tool that is not.
+ */
+int		 era_tool_headers_valid(struct json_object *tool, char *why,
+		    size_t len);
+
 #endif

@@ -104,6 +104,8 @@ struct handler {
 	struct event			*timer;		/* the state's timer */
 	enum handler_era		 era;
 	struct event			*probe;		/* era probe deadline */
+	int				 init_sent;	/* this connection */
+	int				 discover_retried;
 	struct event			*health;
 	double				 last_traffic;
 	int64_t				 ping_id;
@@ -189,10 +191,13 @@ static int	handler_spawn_error_is_fatal(int);
 static int	handler_close_is_fatal(enum upstream_close_reason, int);
 static enum fail_class handler_classify(enum upstream_close_reason, int);
 
+static struct json_object *handler_tool_schema_cb(void *, const char *);
+
 static const struct upstream_event_cbs handler_transport_cbs = {
 	.ready = handler_transport_ready_cb,
 	.message = handler_transport_message_cb,
 	.closed = handler_transport_closed_cb,
+	.tool_schema = handler_tool_schema_cb,
 };
 
 const char *
@@ -314,6 +319,12 @@ handler_new(struct relay *relay, const struct config_server *cfg,
 	h->state = HANDLER_STOPPED;
 	h->state_since = relay_now();
 	handler_policy_from_config(&h->policy, &cfg->retry);
+	/* A pinned era is never probed. */
+	if (cfg->protocol == CONFIG_PROTOCOL_MODERN)
+		h->era = HANDLER_ERA_MODERN;
+	else if (cfg->protocol == CONFIG_PROTOCOL_LEGACY ||
+	    cfg->type == CONFIG_SERVER_SSE)
+		h->era = HANDLER_ERA_LEGACY;
 	breaker_config_init(&bc);
 	bc.failure_threshold = cfg->circuit_breaker.failure_threshold;
 	bc.open_duration = cfg->circuit_breaker.open_duration;
@@ -579,12 +590,38 @@ handler_modern_params(void)
 }
 
 /*
- * The transport is up: initialize, unless the server is known to speak
- * only 2026-07-28, where server/discover takes its place.  Which era a
- * server speaks is found after initialize (handler_probe_era): some legacy
- * servers exit on any request before initialize, none on an unknown method
- * after it.
+ * Does a new connection start with server/discover?  Yes for a server
+ * known (or pinned) to speak 2026-07-28, and for an HTTP server not known
+ * yet: the spec's rule for HTTP clients, and a legacy HTTP server only
+ * answers it with an error.  A stdio server of unknown era is initialized
+ * first and asked afterwards (handler_probe_era): some legacy servers exit
+ * on any request before initialize, none on an unknown method after it.
  */
+static int
+handler_discover_first(const struct handler *h)
+{
+	switch (h->era) {
+	case HANDLER_ERA_MODERN:
+		return 1;
+	case HANDLER_ERA_LEGACY:
+	case HANDLER_ERA_DUAL:
+		return 0;
+	case HANDLER_ERA_UNKNOWN:
+		break;
+	}
+	return h->cfg->type == CONFIG_SERVER_HTTP;
+}
+
+static void
+handler_send_discover(struct handler *h)
+{
+	handler_send_internal(h, INTERNAL_DISCOVER, 1, "server/discover",
+	    handler_modern_params());
+	if (h->era == HANDLER_ERA_UNKNOWN)
+		handler_timer_arm(h->probe, HANDLER_PROBE_TIMEOUT);
+}
+
+/* The transport is up: the handshake of the server's era. */
 static void
 handler_transport_ready_cb(void *arg)
 {
@@ -593,9 +630,10 @@ handler_transport_ready_cb(void *arg)
 	handler_set_state(h, HANDLER_INITIALIZING, "transport up");
 	if (h->cfg->connect_timeout > 0)
 		handler_timer_arm(h->timer, h->cfg->connect_timeout);
-	if (h->era == HANDLER_ERA_MODERN)
-		handler_send_internal(h, INTERNAL_DISCOVER, 1,
-		    "server/discover", handler_modern_params());
+	h->init_sent = 0;
+	h->discover_retried = 0;
+	if (handler_discover_first(h))
+		handler_send_discover(h);
 	else
 		handler_send_initialize(h);
 }
@@ -647,7 +685,11 @@ handler_probe_timeout_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 	}
-	if (before_init)
+	if (before_init && !h->init_sent) {
+		handler_set_era(h, HANDLER_ERA_LEGACY,
+		    "no answer to server/discover");
+		handler_send_initialize(h);
+	} else if (before_init)
 		handler_connect_failed(h, FAIL_PROTOCOL_ERROR,
 		    "initialize was refused and server/discover not answered");
 	else if (h->era == HANDLER_ERA_UNKNOWN) {
@@ -655,6 +697,29 @@ handler_probe_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		    "no answer to server/discover");
 		handler_probe_done(h);
 	}
+}
+
+/* An UnsupportedProtocolVersion error whose supported list has ours. */
+static int
+handler_version_refused(struct json_object *msg)
+{
+	struct json_object	*err, *code, *data, *list;
+	size_t			 i;
+	const char		*v;
+
+	if (!json_object_object_get_ex(msg, "error", &err) ||
+	    !json_object_object_get_ex(err, "code", &code) ||
+	    json_object_get_int(code) != ERA_ERR_UNSUPPORTED_VERSION ||
+	    !json_object_object_get_ex(err, "data", &data) ||
+	    !json_object_object_get_ex(data, "supported", &list) ||
+	    !json_object_is_type(list, json_type_array))
+		return 0;
+	for (i = 0; i < json_object_array_length(list); i++) {
+		v = json_object_get_string(json_object_array_get_idx(list, i));
+		if (v != NULL && era_modern_version_supported(v))
+			return 1;
+	}
+	return 0;
 }
 
 /*
@@ -692,11 +757,35 @@ handler_discovered(struct handler *h, struct json_object *msg, int is_error,
 	}
 	evtimer_del(h->probe);
 	if (!modern) {
-		handler_connect_failed(h, FAIL_PROTOCOL_ERROR,
-		    "initialize was refused by the server");
+		if (is_error && handler_version_refused(msg) &&
+		    !h->discover_retried) {
+			/* -32022 naming a version we speak: ask again, once
+			 * (versioning.mdx). */
+			h->discover_retried = 1;
+			handler_send_discover(h);
+			return;
+		}
+		if (h->init_sent || h->cfg->protocol == CONFIG_PROTOCOL_MODERN) {
+			handler_connect_failed(h, FAIL_PROTOCOL_ERROR,
+			    h->init_sent ? "initialize was refused by the "
+			    "server" : "server/discover was refused (protocol: "
+			    "modern)");
+			return;
+		}
+		/* A legacy server, or one that forgot: initialize. */
+		handler_set_era(h, HANDLER_ERA_LEGACY, is_error ?
+		    "server/discover refused" : "server/discover: no modern "
+		    "version");
+		handler_send_initialize(h);
 		return;
 	}
-	(void)legacy;
+	if (legacy && h->cfg->protocol == CONFIG_PROTOCOL_AUTO &&
+	    !h->init_sent) {
+		/* Both eras: a session too, for legacy clients. */
+		handler_set_era(h, HANDLER_ERA_DUAL, "server/discover");
+		handler_send_initialize(h);
+		return;
+	}
 	handler_set_era(h, HANDLER_ERA_MODERN, "server/discover");
 	/* Modern only: the discover result stands in for initialize. */
 	handler_initialized(h, result);
@@ -709,6 +798,7 @@ handler_send_initialize(struct handler *h)
 {
 	struct json_object	*params, *caps, *info;
 
+	h->init_sent = 1;
 	params = json_object_new_object();
 	json_object_object_add(params, "protocolVersion",
 	    json_object_new_string(HANDLER_PROTOCOL_VERSION));
@@ -850,10 +940,68 @@ handler_became_ready(struct handler *h)
 	handler_flush_queue(h);
 }
 
+/* For the transport's Mcp-Param-* headers. */
+static struct json_object *
+handler_tool_schema_cb(void *arg, const char *tool)
+{
+	struct handler		*h = arg;
+	struct json_object	*t, *v;
+	size_t			 i, n;
+
+	if (h->lists[0] == NULL)
+		return NULL;
+	n = json_object_array_length(h->lists[0]);
+	for (i = 0; i < n; i++) {
+		t = json_object_array_get_idx(h->lists[0], i);
+		if (json_object_object_get_ex(t, "name", &v) &&
+		    json_object_is_type(v, json_type_string) &&
+		    strcmp(json_object_get_string(v), tool) == 0)
+			return json_object_object_get_ex(t, "inputSchema",
+			    &v) ? v : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * A tool whose x-mcp-header annotations break the rules is left out
+ * (2026-07-28, Streamable HTTP: clients must; mcprelayd serves HTTP
+ * clients whatever the upstream's transport), with a warning naming it.
+ */
+static struct json_object *
+handler_valid_tools(struct handler *h, struct json_object *items)
+{
+	struct json_object	*out, *t, *name;
+	char			 why[160];
+	size_t			 i, n = json_object_array_length(items);
+
+	for (i = 0; i < n; i++)
+		if (!era_tool_headers_valid(json_object_array_get_idx(items,
+		    i), why, sizeof why))
+			break;
+	if (i == n)
+		return items;
+	out = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		t = json_object_array_get_idx(items, i);
+		if (era_tool_headers_valid(t, why, sizeof why)) {
+			json_object_array_add(out, json_object_get(t));
+			continue;
+		}
+		log_warnx("server %s: leaving out tool '%.80s': %s", h->name,
+		    json_object_object_get_ex(t, "name", &name) ?
+		    json_object_get_string(name) : "?", why);
+	}
+	json_object_put(items);
+	return out;
+}
+
 static void
 handler_list_done(struct handler *h, int which, struct json_object *items)
 {
 	int	changed;
+
+	if (which == 0)
+		items = handler_valid_tools(h, items);
 
 	changed = h->lists[which] == NULL ||
 	    !json_object_equal(h->lists[which], items);

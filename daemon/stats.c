@@ -317,8 +317,8 @@ static struct json_object *
 stats_server_brief(struct json_object *full)
 {
 	static const char *const top[] = {
-		"name", "type", "state", "stateSeconds", "reason", "disabled",
-		NULL
+		"name", "type", "protocol", "state", "stateSeconds", "reason",
+		"disabled", NULL
 	};
 	struct json_object	*o, *part, *v;
 	int			 i;

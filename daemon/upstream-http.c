@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "compat-queue.h"
+#include "era.h"
 #include "http-client.h"
 #include "jsonrpc.h"
 #include "log.h"
@@ -626,6 +627,12 @@ uhttp_add_session_headers(struct upstream_http *u, struct http_request *req,
 		    u->protocol_version);
 }
 
+static void
+uhttp_add_header_cb(void *arg, const char *name, const char *value)
+{
+	http_request_add_header(arg, name, value);
+}
+
 /* A GET on the endpoint: the GET stream, or resuming a POST's stream. */
 static void
 uhttp_stream_get(struct uhttp_stream *s)
@@ -1079,9 +1086,10 @@ uhttp_send(struct upstream *up, const char *json, size_t len)
 {
 	struct upstream_http	*u = uhttp_of(up);
 	struct uhttp_stream	*s;
-	struct json_object	*msg, *params, *rid;
+	struct json_object	*msg, *params, *rid, *name, *schema = NULL;
 	struct http_request	*req;
 	const char		*method;
+	int			 modern;
 
 	if (u->state != UHTTP_OPEN) {
 		errno = ENOTCONN;
@@ -1105,12 +1113,22 @@ uhttp_send(struct upstream *up, const char *json, size_t len)
 		    json_object_object_get_ex(params, "requestId", &rid))
 			s->cancels = jsonrpc_id_copy(rid);
 	}
-	json_object_put(msg);
-
 	req = upstream_remote_request(&u->r, "POST", u->r.url.target,
 	    &uhttp_cbs, s);
 	http_request_add_header(req, "Accept", UHTTP_ACCEPT);
-	if (!s->is_initialize)
+	/* A 2026-07-28 request stands alone: no session, and its version
+	 * and standard headers come from its own body. */
+	if ((modern = era_is_modern(msg))) {
+		if (method != NULL && strcmp(method, "tools/call") == 0 &&
+		    (params = jsonrpc_params(msg)) != NULL &&
+		    json_object_object_get_ex(params, "name", &name) &&
+		    json_object_is_type(name, json_type_string))
+			schema = upstream_tool_schema(up,
+			    json_object_get_string(name));
+		era_add_http_headers(msg, schema, uhttp_add_header_cb, req);
+	}
+	json_object_put(msg);
+	if (!s->is_initialize && !modern)
 		uhttp_add_session_headers(u, req, s);
 	http_request_set_body(req, "application/json", json, len);
 	/* For the headers and a JSON body; a stream may take longer. */

@@ -118,3 +118,11 @@ upstream_emit_closed(struct upstream *u, enum upstream_close_reason reason,
 	if (u->cbs.closed != NULL)
 		u->cbs.closed(u->cbarg, reason, err, detail);
 }
+
+struct json_object *
+upstream_tool_schema(struct upstream *u, const char *tool)
+{
+	if (u->cbs.tool_schema == NULL)
+		return NULL;
+	return u->cbs.tool_schema(u->cbarg, tool);
+}

@@ -64,9 +64,14 @@ struct upstream_event_cbs {
 	 * the call. */
 	void	(*closed)(void *arg, enum upstream_close_reason reason,
 		    int err, const char *detail);
+	/* A query, not an event (called from inside upstream_send()): the
+	 * inputSchema of the server's tool of that name (borrowed) or NULL,
+	 * for the Mcp-Param-* headers of a modern tools/call. */
+	struct json_object *(*tool_schema)(void *arg, const char *tool);
 };
 
 struct upstream;
+struct json_object;
 
 /*
  * Begin connecting or spawning.  0 when started; -1 with errno EALREADY if
@@ -139,5 +144,6 @@ void	upstream_emit_ready(struct upstream *);
 void	upstream_emit_message(struct upstream *, const char *json, size_t len);
 void	upstream_emit_closed(struct upstream *, enum upstream_close_reason,
 	    int err, const char *detail);
+struct json_object *upstream_tool_schema(struct upstream *, const char *tool);
 
 #endif

@@ -7,6 +7,7 @@
 // them these tests fail (they do not skip).
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -931,4 +932,61 @@ itest('raw wire: InputRequiredResult for a legacy upstream, altered ' +
 	    inputResponses: { [keys[0]]: { role: 'assistant', model: 'm',
 	    content: { type: 'text', text: 'Paris' } } } }), hdr);
 	assert.equal(r.json.error?.code, -32602, r.body);
+});
+
+// ---- protocol: auto | modern | legacy ---------------------------------
+
+itest('protocol pinned per server: legacy never asks server/discover; ' +
+    'modern never initializes, and a refused discover is a failure, not ' +
+    'a fallback', async (t) => {
+	const dir = tmpdir(t);
+	const f = { leg: path.join(dir, 'leg-in.log'),
+	    mod: path.join(dir, 'mod-in.log') };
+	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
+	    servers: {
+		// Both dual-era (--conformance): auto would call them dual.
+		leg: teed(f.leg, path.join(dir, 'leg-out.log'), [bin.demo,
+		    '--name', 'leg', '--conformance'], { protocol: 'legacy' }),
+		mod: teed(f.mod, path.join(dir, 'mod-out.log'), [bin.demo,
+		    '--name', 'mod', '--conformance'], { protocol: 'modern' }),
+		bad: { ...demoServer(['--name', 'bad', '--error-method',
+		    'server/discover']), protocol: 'modern' },
+	    } }) });
+	await waitFor(() => /server leg: initializing -> ready/.test(d.log()) &&
+	    /server mod: initializing -> ready/.test(d.log()) &&
+	    /server bad: initializing -> failed/.test(d.log()),
+	    { timeout: 15000, message: 'leg and mod ready, bad failed' });
+	assert.match(d.log(), /server bad: initializing -> failed \(server\/discover was refused \(protocol: modern\)/);
+	assert.doesNotMatch(d.log(), /server (leg|mod): speaks/);
+
+	const legIn = jsonLines(f.leg).map((m) => m.method);
+	assert.equal(legIn[0], 'initialize');
+	assert.ok(!legIn.includes('server/discover'), legIn.join(' '));
+	const modIn = jsonLines(f.mod).map((m) => m.method);
+	assert.equal(modIn[0], 'server/discover');
+	assert.ok(!modIn.includes('initialize'), modIn.join(' '));
+
+	// A modern call: translated for leg (its _meta dropped), passed
+	// through to mod with its _meta.
+	for (const [name, i] of [['leg', 1], ['mod', 2]]) {
+		const r = await post(d.mcpUrl(name), { jsonrpc: '2.0', id: i,
+		    method: 'tools/call', params: { name: 'echo', arguments:
+		    { text: `to ${name}` }, _meta: modernMeta() } },
+		    { 'mcp-name': 'echo' });
+		assert.equal(r.status, 200, r.body);
+		assert.equal(r.json.result.resultType, 'complete', r.body);
+		assert.equal(toolText(r.json.result), `to ${name}`);
+	}
+	const legCall = await teeLine(f.leg, (m) => m.method === 'tools/call');
+	assert.deepEqual(modernKeys(legCall), []);
+	const modCall = await teeLine(f.mod, (m) => m.method === 'tools/call');
+	assert.equal(modCall.params._meta[META.version], MODERN);
+
+	const st = spawnSync(bin.ctl, ['servers', '--json', '--socket',
+	    path.join(dir, 'control.sock')], { encoding: 'utf8',
+	    timeout: 10000 });
+	assert.equal(st.status, 0, st.stderr);
+	const era = Object.fromEntries(JSON.parse(st.stdout).map((s) =>
+	    [s.name, s.protocol]));
+	assert.deepEqual(era, { leg: 'legacy', mod: 'modern', bad: 'modern' });
 });

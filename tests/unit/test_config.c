@@ -495,6 +495,7 @@ START_TEST(test_server_gets_defaults_and_type_specific_defaults)
 	ck_assert_ptr_null(s->cwd);
 	ck_assert_ptr_null(s->fallback);
 	ck_assert_int_eq(s->session_mode, CONFIG_SESSION_SHARED);
+	ck_assert_int_eq(s->protocol, CONFIG_PROTOCOL_AUTO);
 	ck_assert_int_eq(s->max_processes, 16);
 	ck_assert(s->tls.verify);
 	ck_assert_str_eq(s->tls.min_version, "1.2");
@@ -708,6 +709,7 @@ START_TEST(test_full_file_sets_every_section)
 	ck_assert_str_eq(w->tls.min_version, "1.3");
 	ck_assert(w->trust_annotations);
 	ck_assert(w->trust_annotations_set);
+	ck_assert_int_eq(w->protocol, CONFIG_PROTOCOL_MODERN);
 	ck_assert_int_eq(w->circuit_breaker.failure_threshold, 10);
 	ck_assert_double_eq(w->circuit_breaker.open_duration, 10);
 	l = &cfg->servers[2];
@@ -1090,6 +1092,10 @@ START_TEST(test_wrong_types_are_errors)
 	assert_error("defaults: {retry_by_class: {http_500: {}}}\n",
 	    "t.yaml:1:29: defaults.retry_by_class: unknown error class "
 	    "'http_500' (did you mean 'http_5xx'?)");
+	assert_error("servers: {a: {type: http, url: \"http://x/\", "
+	    "protocol: modrn}}\n",
+	    "t.yaml:1:55: servers.a.protocol: unknown value 'modrn' "
+	    "(did you mean 'modern'?)");
 	assert_error("routing: {tool_prefix: sometimes}\n",
 	    "t.yaml:1:24: routing.tool_prefix: unknown value 'sometimes' "
 	    "(expected one of: on_conflict, always, never)");

@@ -5,6 +5,7 @@
  */
 #include "autoconf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -260,6 +261,168 @@ START_TEST(test_reply_gets_result_type_cache_hints_and_server_info)
 }
 END_TEST
 
+/* ---- mcprelayd as a modern client on Streamable HTTP ---------------- */
+
+struct added {
+	char	names[24][64];
+	char	values[24][128];
+	int	n;
+};
+
+static void
+add(void *arg, const char *name, const char *value)
+{
+	struct added	*a = arg;
+
+	ck_assert_int_lt(a->n, 24);
+	snprintf(a->names[a->n], sizeof a->names[0], "%s", name);
+	snprintf(a->values[a->n], sizeof a->values[0], "%s", value);
+	a->n++;
+}
+
+static const char *
+added(const struct added *a, const char *name)
+{
+	int	i;
+
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->names[i], name) == 0)
+			return a->values[i];
+	return NULL;
+}
+
+START_TEST(test_header_values_are_encoded_as_the_spec_says)
+{
+	static const struct {
+		const char	*in, *out;
+	} cases[] = {
+		{ "us-west1", "us-west1" },
+		{ "us west 1", "us west 1" },
+		{ "", "" },
+		{ "Hello, \xe4\xb8\x96\xe7\x95\x8c",
+		    "=?base64?SGVsbG8sIOS4lueVjA==?=" },
+		{ " padded ", "=?base64?IHBhZGRlZCA=?=" },
+		{ "line1\nline2", "=?base64?bGluZTEKbGluZTI=?=" },
+		{ "\tindented", "=?base64?CWluZGVudGVk?=" },
+		{ "=?base64?literal?=", "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?=" },
+	};
+	char	*v, *back;
+	size_t	 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		v = era_header_encode(cases[i].in);
+		ck_assert_str_eq(v, cases[i].out);
+		/* And the daemon's own decoder reads it back. */
+		back = era_header_decode(v);
+		ck_assert_ptr_nonnull(back);
+		ck_assert_str_eq(back, cases[i].in);
+		free(back);
+		free(v);
+	}
+}
+END_TEST
+
+START_TEST(test_modern_tools_call_gets_standard_and_param_headers)
+{
+	struct json_object	*msg, *schema;
+	struct added		 a = { .n = 0 };
+
+	msg = parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+	    "\"params\":{\"name\":\"execute_sql\",\"arguments\":{\"region\":"
+	    "\"us-west1\",\"priority\":42,\"verbose\":false,\"note\":null,"
+	    "\"where\":{\"zone\":\"b \"},\"query\":\"SELECT 1\"}," MODERN_META
+	    "}}");
+	schema = parse("{\"type\":\"object\",\"properties\":{"
+	    "\"region\":{\"type\":\"string\",\"x-mcp-header\":\"Region\"},"
+	    "\"priority\":{\"type\":\"integer\",\"x-mcp-header\":\"Priority\"},"
+	    "\"verbose\":{\"type\":\"boolean\",\"x-mcp-header\":\"Verbose\"},"
+	    "\"note\":{\"type\":\"string\",\"x-mcp-header\":\"Note\"},"
+	    "\"where\":{\"type\":\"object\",\"properties\":{\"zone\":{"
+	    "\"type\":\"string\",\"x-mcp-header\":\"Zone\"}}},"
+	    "\"query\":{\"type\":\"string\"}}}");
+	era_add_http_headers(msg, schema, add, &a);
+	ck_assert_str_eq(added(&a, "MCP-Protocol-Version"), "2026-07-28");
+	ck_assert_str_eq(added(&a, "Mcp-Method"), "tools/call");
+	ck_assert_str_eq(added(&a, "Mcp-Name"), "execute_sql");
+	ck_assert_str_eq(added(&a, "Mcp-Param-Region"), "us-west1");
+	ck_assert_str_eq(added(&a, "Mcp-Param-Priority"), "42");
+	ck_assert_str_eq(added(&a, "Mcp-Param-Verbose"), "false");
+	ck_assert_str_eq(added(&a, "Mcp-Param-Zone"), "=?base64?YiA=?=");
+	/* null is no value: no header; unmarked arguments never. */
+	ck_assert_ptr_null(added(&a, "Mcp-Param-Note"));
+	ck_assert_int_eq(a.n, 7);
+	json_object_put(msg);
+	json_object_put(schema);
+
+	/* resources/read names its URI, encoded when it must be. */
+	a.n = 0;
+	msg = parse("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
+	    "\"resources/read\",\"params\":{\"uri\":\"file:///a b\xc3\xa9\","
+	    MODERN_META "}}");
+	era_add_http_headers(msg, NULL, add, &a);
+	ck_assert_str_eq(added(&a, "Mcp-Method"), "resources/read");
+	ck_assert_str_eq(added(&a, "Mcp-Name"), "=?base64?ZmlsZTovLy9hIGLDqQ==?=");
+	json_object_put(msg);
+}
+END_TEST
+
+START_TEST(test_invalid_x_mcp_header_annotations_reject_the_tool)
+{
+	static const struct {
+		const char	*props;
+		int		 valid;
+		const char	*why;
+	} cases[] = {
+		{ "\"a\":{\"type\":\"string\",\"x-mcp-header\":\"A\"}", 1, NULL },
+		{ "\"a\":{\"type\":\"object\",\"properties\":{\"b\":{\"type\":"
+		    "\"integer\",\"x-mcp-header\":\"B\"}}}", 1, NULL },
+		{ "\"a\":{\"type\":\"string\",\"x-mcp-header\":\"\"}", 0,
+		    "empty" },
+		{ "\"a\":{\"type\":\"string\",\"x-mcp-header\":\"A B\"}", 0,
+		    "token" },
+		{ "\"a\":{\"type\":\"string\",\"x-mcp-header\":\"A:B\"}", 0,
+		    "token" },
+		{ "\"a\":{\"type\":\"string\",\"x-mcp-header\":\"\xc3\xa9\"}",
+		    0, "token" },
+		{ "\"a\":{\"type\":\"string\",\"x-mcp-header\":\"A\"},"
+		    "\"b\":{\"type\":\"string\",\"x-mcp-header\":\"a\"}", 0,
+		    "twice" },
+		{ "\"a\":{\"type\":\"object\",\"x-mcp-header\":\"A\"}", 0,
+		    "type" },
+		{ "\"a\":{\"type\":\"number\",\"x-mcp-header\":\"A\"}", 0,
+		    "type" },
+		{ "\"a\":{\"type\":\"array\",\"items\":{\"type\":\"string\","
+		    "\"x-mcp-header\":\"A\"}}", 0, "chain" },
+		{ "\"a\":{\"anyOf\":[{\"type\":\"string\",\"x-mcp-header\":"
+		    "\"A\"}]}", 0, "chain" },
+		{ "\"a\":{\"type\":\"string\",\"x-mcp-header\":7}", 0,
+		    "string" },
+	};
+	struct json_object	*tool;
+	char			 text[512], why[160];
+	size_t			 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(text, sizeof text, "{\"name\":\"t\",\"inputSchema\":"
+		    "{\"type\":\"object\",\"properties\":{%s}}}",
+		    cases[i].props);
+		tool = parse(text);
+		why[0] = '\0';
+		ck_assert_msg(era_tool_headers_valid(tool, why, sizeof why) ==
+		    cases[i].valid, "case %zu: %s", i, why);
+		if (cases[i].why != NULL)
+			ck_assert_msg(strstr(why, cases[i].why) != NULL,
+			    "case %zu: '%s' lacks '%s'", i, why, cases[i].why);
+		json_object_put(tool);
+	}
+	/* The root itself cannot carry one. */
+	tool = parse("{\"name\":\"t\",\"inputSchema\":{\"type\":\"string\","
+	    "\"x-mcp-header\":\"A\"}}");
+	ck_assert_int_eq(era_tool_headers_valid(tool, why, sizeof why), 0);
+	json_object_put(tool);
+}
+END_TEST
+
 static Suite *
 era_suite(void)
 {
@@ -275,6 +438,9 @@ era_suite(void)
 	tcase_add_test(tc, test_removed_methods);
 	tcase_add_test(tc, test_modern_request_loses_its_era_meta_for_legacy);
 	tcase_add_test(tc, test_reply_gets_result_type_cache_hints_and_server_info);
+	tcase_add_test(tc, test_header_values_are_encoded_as_the_spec_says);
+	tcase_add_test(tc, test_modern_tools_call_gets_standard_and_param_headers);
+	tcase_add_test(tc, test_invalid_x_mcp_header_annotations_reject_the_tool);
 	suite_add_tcase(s, tc);
 	return s;
 }
