@@ -35,7 +35,24 @@ fi
 echo "run.sh: node $("$node" --version) ($node)," \
     "suite $("$node" "$CONFORMANCE_BIN" --version)"
 
+# Run names: client-* are the client scenarios (run-client.mjs, mcprelayd
+# as the client), the others the server scenarios (run.mjs); none: all.
+server_runs="" client_runs=""
+for r in "$@"; do
+	case $r in
+	client-*) client_runs="$client_runs $r" ;;
+	*) server_runs="$server_runs $r" ;;
+	esac
+done
+
 rc=0
 "$node" --test --test-timeout=60000 "$here/fixture.test.mjs" || rc=1
-"$node" "$here/run.mjs" "$@" || rc=1
+if [ $# -eq 0 ] || [ -n "$server_runs" ]; then
+	# shellcheck disable=SC2086 # run names are single words
+	"$node" "$here/run.mjs" $server_runs || rc=1
+fi
+if [ $# -eq 0 ] || [ -n "$client_runs" ]; then
+	# shellcheck disable=SC2086
+	"$node" "$here/run-client.mjs" $client_runs || rc=1
+fi
 exit $rc

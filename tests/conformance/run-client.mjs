@@ -1,0 +1,163 @@
+// make conformance, the client side: the suite's client scenarios with
+// mcprelayd as the MCP client (client.mjs is the --command: it starts a
+// fresh mcprelayd pointed at each scenario's server and calls through it).
+// For each requirement set, every scored client scenario runs once at that
+// revision's wire; the authorization scenarios (auth/*) are the subject of
+// the OAuth work and are listed, not run, until mcprelayd has OAuth.
+//
+// Arguments: run names (client-2025-11-25, client-2026-07-28; default
+// both).  Environment as run.mjs: top_srcdir, top_builddir,
+// CONFORMANCE_BIN, MCPRELAYD.  Exit 1 when a scenario that runs has a
+// failed check or fewer passed checks than expected.txt records.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const srcdir = process.env.top_srcdir;
+const builddir = process.env.top_builddir;
+const suite = process.env.CONFORMANCE_BIN;
+const mcprelayd = process.env.MCPRELAYD || path.join(builddir, 'mcprelayd');
+const here = path.join(srcdir, 'tests', 'conformance');
+const results = path.join(builddir, 'tests', 'conformance', 'results');
+const RUNS = ['2025-11-25', '2026-07-28'].map((revision) =>
+    ({ name: `client-${revision}`, revision }));
+// Run and counted too: scenarios of the upstream side the set leaves out
+// (json-schema-2020-12-preservation was added after 2025-11-25 froze).
+const EXTRA = { '2025-11-25': ['json-schema-2020-12-preservation'] };
+
+// The scored client scenarios of a requirement set, from the suite's YAML.
+function scoredClient(revision) {
+	const yaml = fs.readFileSync(path.join(path.dirname(path.dirname(
+	    suite)), 'requirements', `${revision}.yaml`), 'utf8');
+	const list = [];
+	let inClient = false;
+	for (const line of yaml.split('\n')) {
+		if (/^\S/.test(line))
+			inClient = /^client:/.test(line);
+		else if (inClient && /^\s+- \S+\s*$/.test(line))
+			list.push(line.trim().slice(2));
+	}
+	return list;
+}
+
+function expected() {
+	const map = new Map();
+	for (const line of fs.readFileSync(path.join(here, 'expected.txt'),
+	    'utf8').split('\n')) {
+		const f = line.replace(/#.*/, '').trim().split(/\s+/);
+		if (f.length >= 2 && /^\d+$/.test(f[1]))
+			map.set(f[0], Number(f[1]));
+	}
+	return map;
+}
+
+// One scenario: the suite's exit status and its checks.json.
+function runScenario(scenario, revision, outdir) {
+	const logs = path.join(outdir, 'daemons');
+	fs.mkdirSync(logs, { recursive: true });
+	const command = `${process.execPath} ${path.join(here, 'client.mjs')}`;
+	return new Promise((resolve) => {
+		const log = fs.openSync(path.join(outdir,
+		    `${scenario.replace(/\W/g, '_')}.log`), 'w');
+		const child = spawn(process.execPath, [suite, 'client',
+		    '--command', command, '--scenario', scenario,
+		    '--spec-version', revision, '-o', outdir],
+		    { stdio: ['ignore', log, log], env: { ...process.env,
+		    MCPRELAYD: mcprelayd, CLIENT_LOG_DIR: logs } });
+		const t = setTimeout(() => child.kill('SIGKILL'), 120000);
+		child.on('exit', (code, sig) => {
+			clearTimeout(t);
+			fs.closeSync(log);
+			resolve(code ?? sig);
+		});
+	});
+}
+
+// The checks of the newest result folder of a scenario.
+function checksOf(outdir, scenario) {
+	const prefix = `${scenario.replace(/\//g, '-')}-`;
+	const dirs = fs.readdirSync(outdir).filter((d) =>
+	    d.startsWith(prefix) && /\d{4}-\d\d-\d\dT/.test(d)).sort();
+	for (const d of dirs.reverse()) {
+		const file = path.join(outdir, d, 'checks.json');
+		if (fs.existsSync(file))
+			return JSON.parse(fs.readFileSync(file, 'utf8'));
+	}
+	return null;
+}
+
+async function main() {
+	const only = process.argv.slice(2);
+	const unknown = only.filter((n) => !RUNS.some((r) => r.name === n));
+	if (unknown.length > 0) {
+		console.error(`run-client.mjs: unknown run(s) ` +
+		    `${unknown.join(', ')}; runs: ` +
+		    RUNS.map((r) => r.name).join(', '));
+		return 2;
+	}
+	const full = expected();
+	let bad = false, passed = 0, failed = 0;
+	for (const run of RUNS) {
+		if (only.length > 0 && !only.includes(run.name))
+			continue;
+		const outdir = path.join(results, run.name);
+		fs.rmSync(outdir, { recursive: true, force: true });
+		fs.mkdirSync(outdir, { recursive: true });
+		const all = scoredClient(run.revision);
+		const auth = all.filter((s) => s.startsWith('auth/'));
+		const mine = all.filter((s) => !s.startsWith('auth/'))
+		    .concat(EXTRA[run.revision] ?? []);
+		console.log(`\n== ${run.name}: client scenarios with mcprelayd ` +
+		    `as the client, --spec-version ${run.revision}`);
+		let p = 0, f = 0;
+		for (const scenario of mine) {
+			const code = await runScenario(scenario, run.revision,
+			    outdir);
+			const checks = checksOf(outdir, scenario);
+			if (checks === null) {
+				console.log(`  FAILED ${scenario}: no result ` +
+				    `(suite exit ${code}; ${outdir})`);
+				f++;
+				continue;
+			}
+			const ok = checks.filter((c) =>
+			    c.status === 'SUCCESS').length;
+			const ko = checks.filter((c) =>
+			    c.status === 'FAILURE');
+			const warn = checks.filter((c) =>
+			    c.status === 'WARNING');
+			p += ok;
+			f += ko.length;
+			for (const c of [...ko, ...warn])
+				console.log(`  ${scenario}: ${c.status} ${c.id}: ` +
+				    `${(c.errorMessage ?? c.description)
+				    .slice(0, 300)}`);
+			if (code !== 0 && ko.length === 0) {
+				console.log(`  FAILED ${scenario}: the client ` +
+				    `exited with an error (suite exit ${code})`);
+				f++;
+			}
+			console.log(`  ${scenario}: ${ok} passed, ` +
+			    `${ko.length} failed, ${warn.length} warnings`);
+		}
+		console.log(`  not run: ${auth.length} authorization ` +
+		    `scenarios (${auth.join(', ')}): mcprelayd has no OAuth ` +
+		    'client yet');
+		const want = full.get(run.name);
+		if (want !== undefined && p < want) {
+			console.log(`  FAILED: ${p} checks passed, the full ` +
+			    `pass in expected.txt has ${want}`);
+			bad = true;
+		}
+		console.log(`${run.name}: ${p} passed, ${f} failed`);
+		passed += p;
+		failed += f;
+		if (f > 0)
+			bad = true;
+	}
+	console.log(`\nconformance (client): ${passed} passed, ${failed} ` +
+	    'failed');
+	return bad ? 1 : 0;
+}
+
+process.exitCode = await main();
