@@ -113,6 +113,41 @@ era_client_capabilities(struct json_object *msg)
 	return json_object_get(caps);
 }
 
+char *
+era_log_level(struct json_object *msg)
+{
+	struct json_object	*meta = era_meta(msg), *v;
+
+	if (meta == NULL || !json_object_object_get_ex(meta, ERA_META_LOGLEVEL,
+	    &v) || !json_object_is_type(v, json_type_string) ||
+	    !era_in(era_log_levels, json_object_get_string(v)))
+		return NULL;
+	return xstrdup(json_object_get_string(v));
+}
+
+static int
+era_log_rank(const char *level)
+{
+	int	i;
+
+	for (i = 0; era_log_levels[i] != NULL; i++)
+		if (strcmp(era_log_levels[i], level) == 0)
+			return i;
+	return -1;
+}
+
+int
+era_log_wanted(const char *want, const char *level)
+{
+	int	w, l;
+
+	if (want == NULL || level == NULL)
+		return 0;
+	w = era_log_rank(want);
+	l = era_log_rank(level);
+	return w >= 0 && l >= w;
+}
+
 int
 era_modern_version_supported(const char *version)
 {

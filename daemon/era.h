@@ -53,6 +53,11 @@ int		 era_is_modern(struct json_object *msg);
 /* The clientCapabilities of a modern request's _meta (new ref) or NULL. */
 struct json_object *era_client_capabilities(struct json_object *msg);
 
+/* A modern request's _meta logLevel (a copy; caller frees) or NULL. */
+char		*era_log_level(struct json_object *msg);
+/* Does a request that asked for logs at want take one at level? */
+int		 era_log_wanted(const char *want, const char *level);
+
 /* Is version a modern revision mcprelayd serves? */
 int		 era_modern_version_supported(const char *version);
 

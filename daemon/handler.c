@@ -1902,6 +1902,171 @@ handler_find_inflight(struct handler *h, int64_t id)
 	return NULL;
 }
 
+/* ---- InputRequiredResult for legacy clients ---------------------------- */
+
+/*
+ * A legacy client cannot take an InputRequiredResult: its input requests
+ * become real server->client requests on the client's session (ids
+ * "mcprelay-input-N-KEY", N the upstream request's id), and once every one
+ * is answered the request goes to the server again with inputResponses and
+ * the requestState echoed.  The request stays in flight meanwhile, so its
+ * deadline and a lost connection treat it as any other.
+ */
+#define HANDLER_INPUT_PREFIX	"mcprelay-input-"
+#define HANDLER_INPUT_ROUNDS	8
+
+static void
+handler_input_fail(struct handler *h, struct request *r, int code,
+    const char *text)
+{
+	TAILQ_REMOVE(&h->inflight, r, entry);
+	request_cancel_timer(r);
+	log_info("server %s: %s", h->name, text);
+	r->handler = NULL;
+	r->where = REQUEST_NEW;
+	request_fail(r, code, text, NULL);
+	handler_drain_check(h);
+}
+
+static const char *
+handler_input_capability(const char *method)
+{
+	if (strcmp(method, "sampling/createMessage") == 0)
+		return "sampling";
+	if (strncmp(method, "elicitation/", 12) == 0)
+		return "elicitation";
+	if (strcmp(method, "roots/list") == 0)
+		return "roots";
+	return NULL;
+}
+
+static int
+handler_input_required(struct handler *h, struct request *r,
+    struct json_object *msg)
+{
+	struct json_object	*result, *type, *inputs, *m, *id, *params;
+	const char		*method, *cap;
+	char			 text[256], sid[160];
+
+	if (r->era == ERA_MODERN || r->session == NULL ||
+	    h->era != HANDLER_ERA_MODERN ||
+	    !json_object_object_get_ex(msg, "result", &result) ||
+	    !json_object_object_get_ex(result, "resultType", &type) ||
+	    !json_object_is_type(type, json_type_string) ||
+	    strcmp(json_object_get_string(type), "input_required") != 0)
+		return 0;
+	if (!json_object_object_get_ex(result, "inputRequests", &inputs) ||
+	    !json_object_is_type(inputs, json_type_object) ||
+	    json_object_object_length(inputs) == 0) {
+		handler_input_fail(h, r, JSONRPC_INTERNAL_ERROR, "the server "
+		    "asked for input without naming any");
+		return 1;
+	}
+	if (++r->input_rounds > HANDLER_INPUT_ROUNDS) {
+		snprintf(text, sizeof text, "server '%s' still asked for input "
+		    "after %d rounds; giving up", h->name, HANDLER_INPUT_ROUNDS);
+		handler_input_fail(h, r, JSONRPC_INTERNAL_ERROR, text);
+		return 1;
+	}
+	/* All or nothing: check every request before sending any. */
+	json_object_object_foreach(inputs, key0, req0) {
+		method = json_object_object_get_ex(req0, "method", &m) ?
+		    json_object_get_string(m) : NULL;
+		cap = method != NULL ? handler_input_capability(method) : NULL;
+		if (cap == NULL || !session_has_capability(r->session, cap)) {
+			snprintf(text, sizeof text, "server '%s' needs the "
+			    "client to answer %.60s (input '%.40s'), and this "
+			    "client did not declare the '%s' capability",
+			    h->name, method != NULL ? method : "?", key0,
+			    cap != NULL ? cap : "?");
+			handler_input_fail(h, r, RELAY_ERR_NO_CLIENT, text);
+			return 1;
+		}
+	}
+	json_object_put(r->inputs);
+	r->inputs = json_object_new_object();
+	json_object_object_add(r->inputs, "pending", json_object_new_int(
+	    json_object_object_length(inputs)));
+	json_object_object_add(r->inputs, "responses",
+	    json_object_new_object());
+	if (json_object_object_get_ex(result, "requestState", &m))
+		json_object_object_add(r->inputs, "requestState",
+		    json_object_get(m));
+	json_object_object_foreach(inputs, key, req) {
+		snprintf(sid, sizeof sid, HANDLER_INPUT_PREFIX "%lld-%s",
+		    (long long)r->upstream_id, key);
+		id = json_object_new_string(sid);
+		params = NULL;
+		json_object_object_get_ex(req, "params", &params);
+		json_object_object_get_ex(req, "method", &m);
+		m = jsonrpc_request_new(id, json_object_get_string(m),
+		    params != NULL ? json_object_get(params) : NULL);
+		session_forward_server_request(r->session, h, m, r);
+		json_object_put(m);
+	}
+	/* The client has its own request_timeout to answer in. */
+	handler_request_timer_arm(h, r, h->cfg->request_timeout);
+	return 1;
+}
+
+/* A client's answer to one input request: 1 when it was one of ours. */
+static int
+handler_input_answered(struct handler *h, struct json_object *id,
+    struct json_object *reply)
+{
+	struct json_object	*pending, *responses, *result, *params, *v;
+	struct request		*r;
+	const char		*s, *key;
+	long long		 n;
+	int			 off = 0;
+	char			 text[256];
+
+	if (id == NULL || !json_object_is_type(id, json_type_string) ||
+	    strncmp((s = json_object_get_string(id)), HANDLER_INPUT_PREFIX,
+	    strlen(HANDLER_INPUT_PREFIX)) != 0)
+		return 0;
+	if (sscanf(s + strlen(HANDLER_INPUT_PREFIX), "%lld-%n", &n,
+	    &off) != 1 || off == 0 ||
+	    (r = handler_find_inflight(h, n)) == NULL || r->inputs == NULL)
+		return 1;	/* late: its request is gone */
+	key = s + strlen(HANDLER_INPUT_PREFIX) + off;
+	json_object_object_get_ex(r->inputs, "responses", &responses);
+	if (json_object_object_get_ex(responses, key, NULL))
+		return 1;
+	if (!json_object_object_get_ex(reply, "result", &result)) {
+		snprintf(text, sizeof text, "the client refused server '%s''s "
+		    "request for input '%.40s'", h->name, key);
+		handler_input_fail(h, r, JSONRPC_INTERNAL_ERROR, text);
+		return 1;
+	}
+	json_object_object_add(responses, key, json_object_get(result));
+	json_object_object_get_ex(r->inputs, "pending", &pending);
+	json_object_set_int(pending, json_object_get_int(pending) - 1);
+	if (json_object_get_int(pending) > 0)
+		return 1;
+	/* Every answer is in: the same request again, answers attached. */
+	if (!json_object_object_get_ex(r->msg, "params", &params) ||
+	    !json_object_is_type(params, json_type_object)) {
+		params = json_object_new_object();
+		json_object_object_add(r->msg, "params", params);
+	}
+	json_object_object_add(params, "inputResponses",
+	    json_object_get(responses));
+	if (json_object_object_get_ex(r->inputs, "requestState", &v))
+		json_object_object_add(params, "requestState",
+		    json_object_get(v));
+	else
+		json_object_object_del(params, "requestState");
+	json_object_put(r->inputs);
+	r->inputs = NULL;
+	TAILQ_REMOVE(&h->inflight, r, entry);
+	if (h->state == HANDLER_READY)
+		handler_send_request(h, r);
+	else
+		handler_queue(h, r, 1);
+	return 1;
+}
+
 static void
 handler_on_response(struct handler *h, struct json_object *msg, int is_error)
 {
@@ -1937,6 +2102,8 @@ handler_on_response(struct handler *h, struct json_object *msg, int is_error)
 		    (long long)n);
 		return;
 	}
+	if (!is_error && handler_input_required(h, r, msg))
+		return;
 	TAILQ_REMOVE(&h->inflight, r, entry);
 	request_cancel_timer(r);
 	st = retry_stats_table_get(&h->stats,
@@ -1983,11 +2150,36 @@ handler_on_progress(struct handler *h, struct json_object *msg)
 	request_notify(r, msg);
 }
 
+/*
+ * A log message goes to the modern requests in flight on this server that
+ * asked for its level in their _meta (2026-07-28 has no other way to get
+ * logs); legacy sessions get it as before, by their logging/setLevel.  The
+ * server does not say which request a log belongs to, so each request that
+ * asked gets every such message raised while it runs.
+ */
+static void
+handler_on_log(struct handler *h, struct json_object *msg)
+{
+	struct json_object	*params, *v;
+	struct request		*r;
+	const char		*level = NULL;
+
+	if (json_object_object_get_ex(msg, "params", &params) &&
+	    json_object_object_get_ex(params, "level", &v) &&
+	    json_object_is_type(v, json_type_string))
+		level = json_object_get_string(v);
+	TAILQ_FOREACH(r, &h->inflight, entry)
+		if (r->era == ERA_MODERN && era_log_wanted(r->log_level, level))
+			request_notify(r, msg);
+}
+
 static void
 handler_on_notification(struct handler *h, struct json_object *msg)
 {
 	const char	*method = jsonrpc_method(msg);
 
+	if (strcmp(method, "notifications/message") == 0)
+		handler_on_log(h, msg);
 	if (strcmp(method, "notifications/progress") == 0)
 		handler_on_progress(h, msg);
 	else if (strcmp(method, "notifications/tools/list_changed") == 0)
@@ -2071,6 +2263,10 @@ handler_answer_server_request(struct handler *h, struct json_object *id,
 	const char	*s;
 	size_t		 len;
 
+	if (handler_input_answered(h, id, reply)) {
+		json_object_put(reply);
+		return;
+	}
 	if (id != NULL)
 		json_object_object_add(reply, "id", json_object_get(id));
 	if (h->up != NULL && (h->state == HANDLER_READY ||

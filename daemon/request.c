@@ -103,6 +103,8 @@ request_finish(struct request *r, struct json_object *reply)
 	json_object_put(r->client_id);
 	json_object_put(r->client_progress);
 	json_object_put(r->client_caps);
+	free(r->log_level);
+	json_object_put(r->inputs);
 	free(r->method);
 	free(r->tool);
 	free(r);

@@ -39,6 +39,12 @@ struct request {
 
 	int			 era;		/* enum era: ERA_LEGACY... */
 	struct json_object	*client_caps;	/* modern: from its _meta */
+	char			*log_level;	/* modern: its _meta logLevel */
+	/* A legacy client's request that a 2026-07-28-only server answered
+	 * with InputRequiredResult: the round's answers so far (NULL when
+	 * none is under way) and how many rounds there have been. */
+	struct json_object	*inputs;
+	int			 input_rounds;
 	struct mrtr_park	*parked;	/* waiting for a client retry */
 	struct router		*router;	/* set when dispatched */
 	char			*scope;		/* server name or NULL */

@@ -948,6 +948,7 @@ sessions_handle_modern(struct sessions *ss, const char *server,
 	/* The handler translates if its server does not speak it. */
 	r->era = ERA_MODERN;
 	r->client_caps = era_client_capabilities(msg);
+	r->log_level = era_log_level(msg);
 	router_dispatch(ss->relay->router, r, server);
 }
 

@@ -606,6 +606,8 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
 		    text: 'modern echo: ' + text + ' from ' +
 		    meta[P + 'clientInfo']?.name }] }));
 	const answer = m.params.inputResponses?.ask;
+	if (answer && m.params.requestState !== 'round-1')
+		return fail(-32602, 'requestState not echoed');
 	if (answer)
 		return reply(done({ content: [{ type: 'text',
 		    text: 'model said: ' + answer.content?.text }] }));
@@ -656,11 +658,8 @@ itest('legacy SDK client, 2026-07-28-only upstream: mcprelayd answers ' +
 });
 
 itest('legacy SDK client, 2026-07-28-only upstream: an InputRequiredResult ' +
-    'becomes a sampling request on the client\'s stream', { todo: 'not ' +
-    'translated: mcprelayd passes the upstream\'s InputRequiredResult to ' +
-    'the legacy client as it is (resultType input_required, no content) ' +
-    'instead of sending it sampling/createMessage and retrying upstream ' +
-    'with inputResponses (docs/protocol.md, Limits)' }, async (t) => {
+    'becomes a sampling request on the client\'s stream, and the answer ' +
+    'goes back upstream as inputResponses', async (t) => {
 	const d = await modernOnlyDaemon(t);
 	const sampled = [];
 	const client = await legacyClient(d.mcpUrl('mod'), {
@@ -855,26 +854,41 @@ itest('closing a modern request\'s SSE stream cancels it upstream',
 });
 
 itest('per-request logLevel: a modern request that asked for logs gets ' +
-    'notifications/message on its stream', { todo: 'not forwarded: ' +
-    'mcprelayd drops an upstream notifications/message raised during a ' +
-    'modern request, even when its _meta has a logLevel ' +
-    '(docs/protocol.md, Limits)' }, async (t) => {
+    'notifications/message on its stream; one that did not, or asked for ' +
+    'a higher level, gets none', async (t) => {
 	const dir = tmpdir(t);
 	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
-	    servers: { demo: demoServer([]) } }) });
-	await waitFor(() => /server demo: initializing -> ready/.test(d.log()));
-	const s = new McpSession(d.mcpUrl('demo'),
-	    { headers: { 'mcp-protocol-version': MODERN } });
-	const r = await s.request('tools/call', { name: 'log_message',
-	    arguments: { level: 'warning', text: 'hello' },
-	    _meta: modernMeta({ [META.logLevel]: 'info' }) },
-	    { headers: { 'mcp-method': 'tools/call',
-	    'mcp-name': 'log_message' } });
-	assert.equal(toolText(r.result), 'logged');
-	const logs = r.messages.filter((m) =>
-	    m.method === 'notifications/message');
-	assert.deepEqual(logs.map((m) => m.params), [{ level: 'warning',
-	    logger: 'demo', data: 'hello' }]);
+	    servers: { demo: demoServer([]),
+		// Legacy only: it logs at its session's level whatever a
+		// request asks, so mcprelayd does the filtering.
+		old: demoServer(['--name', 'old', '--error-method',
+		    'server/discover']) } }) });
+	await waitFor(() => /server demo: initializing -> ready/.test(d.log()) &&
+	    /server old: initializing -> ready/.test(d.log()));
+	const call = async (server, meta) => {
+		const s = new McpSession(d.mcpUrl(server),
+		    { headers: { 'mcp-protocol-version': MODERN } });
+		const r = await s.request('tools/call', { name: 'log_message',
+		    arguments: { level: 'warning', text: 'hello' },
+		    _meta: meta }, { headers: { 'mcp-method': 'tools/call',
+		    'mcp-name': 'log_message' } });
+		return { text: toolText(r.result), logs: r.messages.filter(
+		    (m) => m.method === 'notifications/message').map(
+		    (m) => m.params) };
+	};
+	const info = modernMeta({ [META.logLevel]: 'info' });
+	for (const [server, logger] of [['demo', 'demo'], ['old', 'demo']])
+		assert.deepEqual(await call(server, info), { text: 'logged',
+		    logs: [{ level: 'warning', logger, data: 'hello' }] });
+	// A dual server filters by itself; the legacy one logs anyway and
+	// mcprelayd keeps it from the requests that did not ask.
+	for (const meta of [modernMeta(), modernMeta({ [META.logLevel]:
+	    'error' })]) {
+		assert.deepEqual(await call('demo', meta),
+		    { text: 'filtered', logs: [] });
+		assert.deepEqual(await call('old', meta),
+		    { text: 'logged', logs: [] });
+	}
 });
 
 /*
