@@ -72,6 +72,8 @@ static const struct demo_opt_def {
 	  "HOST:PORT", "serve Streamable HTTP at /mcp instead of stdio" },
 	{ "conformance", DEMO_OPT_FLAG, O(conformance), 0,
 	  "", "also serve the MCP conformance suite's fixture" },
+	{ "era", DEMO_OPT_STRING, O(era), 0,
+	  "ERA", "dual (default), legacy or modern: the eras spoken" },
 #undef O
 };
 #define DEMO_NOPTS	(sizeof demo_opt_defs / sizeof demo_opt_defs[0])

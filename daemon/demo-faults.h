@@ -23,6 +23,7 @@ struct demo_opts {
 	int		 stderr_noise;
 	const char	*http;		/* HOST:PORT: HTTP instead of stdio */
 	int		 conformance;	/* also serve demo-conformance.c */
+	const char	*era;		/* dual (NULL), legacy or modern */
 };
 
 /* Returns -1 to go on, else the exit status (--help, --version, misuse). */

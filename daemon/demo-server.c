@@ -1003,6 +1003,37 @@ demo_req_meta(struct demo_req *r)
 	return 0;
 }
 
+/*
+ * --era: a legacy-only server knows no server/discover and reads no modern
+ * _meta; a modern-only one answers nothing that lacks it (initialize
+ * included).  1 when the request was refused.
+ */
+static int
+demo_era_refuses(struct demo_server *d, struct demo_req *r)
+{
+	const char	*era = d->opts->era;
+
+	if (era == NULL || strcmp(era, "dual") == 0)
+		return 0;
+	if (strcmp(era, "legacy") == 0) {
+		if (strcmp(r->method, "server/discover") == 0) {
+			demo_fail(r, RPC_METHOD_NOT_FOUND, NULL,
+			    "method not found: %s", r->method);
+			return 1;
+		}
+		r->stateless = 0;
+		r->caps = NULL;
+		r->log_level = -1;
+		return 0;
+	}
+	if (!r->stateless) {
+		demo_fail(r, RPC_INVALID_PARAMS, NULL, "this server speaks only "
+		    "%s: requests need its _meta", DEMO_STATELESS);
+		return 1;
+	}
+	return 0;
+}
+
 static const struct demo_method *
 demo_method_find(const char *name)
 {
@@ -1042,6 +1073,8 @@ demo_handle_request(struct demo_server *d, json_object *id,
 		    "params must be an object");
 	else if (demo_req_meta(&r) == -1)
 		;	/* refused version or _meta */
+	else if (demo_era_refuses(d, &r))
+		;
 	else if (d->opts->error_method != NULL &&
 	    strcmp(d->opts->error_method, method) == 0)
 		demo_fail(&r, RPC_INTERNAL_ERROR, NULL, "injected failure");
@@ -1659,8 +1692,14 @@ main(int argc, char *argv[])
 	int			 rc;
 
 	log_init("mcprelay-demo-server", LOG_LEVEL_INFO);
-	if ((rc = demo_opts_parse(&opts, argc, argv)) != -1 ||
-	    (rc = demo_faults_start(&opts)) != -1)
+	if ((rc = demo_opts_parse(&opts, argc, argv)) != -1)
+		return rc;
+	if (opts.era != NULL && strcmp(opts.era, "dual") != 0 &&
+	    strcmp(opts.era, "legacy") != 0 && strcmp(opts.era, "modern") != 0) {
+		log_warnx("--era: '%s' is none of dual, legacy, modern", opts.era);
+		return 2;
+	}
+	if ((rc = demo_faults_start(&opts)) != -1)
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
 	d = demo_server_new(&opts);

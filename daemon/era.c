@@ -80,7 +80,7 @@ era_fail(struct era_error *err, int status, int code, const char *fmt, ...)
 	return -1;
 }
 
-static struct json_object *
+struct json_object *
 era_meta(struct json_object *msg)
 {
 	struct json_object	*params, *meta;
@@ -448,7 +448,7 @@ era_request_to_legacy(struct json_object *msg)
 
 void
 era_request_to_modern(struct json_object *msg, struct json_object *caps,
-    struct json_object *info)
+    struct json_object *info, const char *log_level)
 {
 	struct json_object	*params, *meta;
 
@@ -469,6 +469,9 @@ era_request_to_modern(struct json_object *msg, struct json_object *caps,
 	if (info != NULL)
 		json_object_object_add(meta, ERA_META_CLIENT,
 		    json_object_get(info));
+	if (log_level != NULL)
+		json_object_object_add(meta, ERA_META_LOGLEVEL,
+		    json_object_new_string(log_level));
 }
 
 void

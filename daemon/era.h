@@ -50,6 +50,9 @@ void		 era_error_clear(struct era_error *);
  */
 int		 era_is_modern(struct json_object *msg);
 
+/* A message's params._meta object (borrowed) or NULL. */
+struct json_object *era_meta(struct json_object *msg);
+
 /* The clientCapabilities of a modern request's _meta (new ref) or NULL. */
 struct json_object *era_client_capabilities(struct json_object *msg);
 
@@ -100,7 +103,8 @@ void		 era_request_to_legacy(struct json_object *msg);
  * caps/info borrowed, may be NULL).
  */
 void		 era_request_to_modern(struct json_object *msg,
-		    struct json_object *caps, struct json_object *info);
+		    struct json_object *caps, struct json_object *info,
+		    const char *log_level);
 
 /*
  * A reply for a modern client: resultType on results, caching hints on

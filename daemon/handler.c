@@ -70,6 +70,7 @@ enum internal_kind {
 	INTERNAL_PING,
 	INTERNAL_REPLAY,	/* re-sent subscription or log level */
 	INTERNAL_DISCOVER,	/* server/discover: which era it speaks */
+	INTERNAL_LISTEN,	/* subscriptions/listen of a modern server */
 };
 
 struct internal_call {
@@ -106,6 +107,7 @@ struct handler {
 	struct event			*probe;		/* era probe deadline */
 	int				 init_sent;	/* this connection */
 	int				 discover_retried;
+	int64_t				 listen_id;	/* open listen, or 0 */
 	struct event			*health;
 	double				 last_traffic;
 	int64_t				 ping_id;
@@ -182,11 +184,13 @@ static void	handler_probe_timeout_cb(evutil_socket_t, short, void *);
 static void	handler_send_initialize(struct handler *);
 static void	handler_initialized(struct handler *, struct json_object *);
 static void	handler_became_ready(struct handler *);
+static void	handler_listen(struct handler *);
 static void	handler_request_timer_cb(evutil_socket_t, short, void *);
 static void	handler_fail_queue(struct handler *, int code, const char *);
 static void	handler_fail_inflight(struct handler *, int code,
 		    const char *);
 static void	handler_halt(struct handler *, const char *why);
+static void	handler_drain_check(struct handler *);
 static int	handler_spawn_error_is_fatal(int);
 static int	handler_close_is_fatal(enum upstream_close_reason, int);
 static enum fail_class handler_classify(enum upstream_close_reason, int);
@@ -356,6 +360,7 @@ handler_internal_clear(struct handler *h)
 	}
 	h->lists_due = 0;
 	h->ping_id = 0;
+	h->listen_id = 0;
 }
 
 void
@@ -937,7 +942,82 @@ handler_became_ready(struct handler *h)
 	handler_set_state(h, HANDLER_READY, h->have_lists ? "reconnected" :
 	    "initialized");
 	h->have_lists = 1;
+	handler_listen(h);
 	handler_flush_queue(h);
+}
+
+/* The capability cap's flag (e.g. tools.listChanged) is true. */
+static int
+handler_has_flag(struct handler *h, const char *cap, const char *flag)
+{
+	struct json_object	*caps, *c, *v;
+
+	return json_object_object_get_ex(h->server_info, "capabilities",
+	    &caps) && json_object_object_get_ex(caps, cap, &c) &&
+	    json_object_object_get_ex(c, flag, &v) &&
+	    json_object_get_boolean(v);
+}
+
+/*
+ * A server that speaks only 2026-07-28 sends list changes and resource
+ * updates only on a subscriptions/listen stream: mcprelayd keeps one open
+ * (a new one when the subscribed URIs change), so its caches follow and
+ * its clients hear of changes as they would from a legacy server.
+ */
+static void
+handler_listen(struct handler *h)
+{
+	struct json_object	*params, *filter, *uris, *p;
+	struct internal_call	*ic;
+	int			 any = 0;
+
+	if (h->era != HANDLER_ERA_MODERN || h->state != HANDLER_READY)
+		return;
+	filter = json_object_new_object();
+	if (handler_has_flag(h, "tools", "listChanged") && ++any)
+		json_object_object_add(filter, "toolsListChanged",
+		    json_object_new_boolean(1));
+	if (handler_has_flag(h, "prompts", "listChanged") && ++any)
+		json_object_object_add(filter, "promptsListChanged",
+		    json_object_new_boolean(1));
+	if (handler_has_flag(h, "resources", "listChanged") && ++any)
+		json_object_object_add(filter, "resourcesListChanged",
+		    json_object_new_boolean(1));
+	if (handler_has_flag(h, "resources", "subscribe") &&
+	    json_object_object_length(h->subscriptions) > 0) {
+		uris = json_object_new_array();
+		json_object_object_foreach(h->subscriptions, uri, v) {
+			(void)v;
+			json_object_array_add(uris, json_object_new_string(uri));
+		}
+		json_object_object_add(filter, "resourceSubscriptions", uris);
+		any++;
+	}
+	if (h->listen_id != 0) {
+		/* The filter changed: the old stream goes. */
+		p = json_object_new_object();
+		json_object_object_add(p, "requestId",
+		    json_object_new_int64(h->listen_id));
+		p = jsonrpc_notification_new("notifications/cancelled", p);
+		handler_forward_notification(h, p);
+		json_object_put(p);
+		TAILQ_FOREACH(ic, &h->internal, entry)
+			if (ic->id == h->listen_id) {
+				TAILQ_REMOVE(&h->internal, ic, entry);
+				json_object_put(ic->acc);
+				free(ic);
+				break;
+			}
+		h->listen_id = 0;
+	}
+	if (!any) {
+		json_object_put(filter);
+		return;
+	}
+	params = handler_modern_params();
+	json_object_object_add(params, "notifications", filter);
+	h->listen_id = handler_send_internal(h, INTERNAL_LISTEN, 0,
+	    "subscriptions/listen", params)->id;
 }
 
 /* For the transport's Mcp-Param-* headers. */
@@ -1038,6 +1118,14 @@ handler_internal_reply(struct handler *h, struct internal_call *ic,
 	}
 	if (ic->kind == INTERNAL_DISCOVER) {
 		handler_discovered(h, msg, is_error, ic->list);
+		return;
+	}
+	if (ic->kind == INTERNAL_LISTEN) {
+		/* Ended by the server; the next connection opens another. */
+		log_debug("server %s: its subscriptions/listen ended%s",
+		    h->name, is_error ? " with an error" : "");
+		if (h->listen_id == ic->id)
+			h->listen_id = 0;
 		return;
 	}
 	if (ic->kind == INTERNAL_INITIALIZE) {
@@ -1159,6 +1247,33 @@ handler_request_timer_arm(struct handler *h, struct request *r,
 	handler_timer_arm(r->timer, seconds);
 }
 
+/*
+ * 2026-07-28 removed ping, logging/setLevel and resources/(un)subscribe: a
+ * legacy client's are answered here for a server that speaks only that
+ * revision.  The session keeps the level (it goes with each request as
+ * _meta logLevel); the handler keeps the subscriptions.  1 when answered.
+ */
+static int
+handler_answer_removed(struct handler *h, struct request *r)
+{
+	if (h->era != HANDLER_ERA_MODERN || r->era == ERA_MODERN ||
+	    (strcmp(r->method, "ping") != 0 &&
+	    strcmp(r->method, "logging/setLevel") != 0 &&
+	    strcmp(r->method, "resources/subscribe") != 0 &&
+	    strcmp(r->method, "resources/unsubscribe") != 0))
+		return 0;
+	h->counters.replies++;
+	h->counters.replies_ok++;
+	r->handler = NULL;
+	r->where = REQUEST_NEW;
+	request_finish(r, jsonrpc_result_new(r->client_id,
+	    json_object_new_object()));
+	/* The subscriptions changed: the listen stream follows. */
+	handler_listen(h);
+	handler_drain_check(h);
+	return 1;
+}
+
 /* Rewrite the request for the upstream: our id, our progress token. */
 static void
 handler_send_request(struct handler *h, struct request *r)
@@ -1167,6 +1282,9 @@ handler_send_request(struct handler *h, struct request *r)
 	const char		*s;
 	size_t			 len;
 	char			 token[64];
+
+	if (handler_answer_removed(h, r))
+		return;
 
 	/* Each client's request goes in its own era when the server
 	 * speaks it, translated only where it does not. */
@@ -1177,7 +1295,8 @@ handler_send_request(struct handler *h, struct request *r)
 		era_request_to_modern(r->msg, r->session != NULL ?
 		    session_client_capabilities(r->session) : NULL,
 		    r->session != NULL ? session_client_info(r->session) :
-		    NULL);
+		    NULL, r->session != NULL ?
+		    session_log_level(r->session) : NULL);
 	r->upstream_id = relay_next_id(h->relay);
 	r->attempts++;
 	json_object_object_add(r->msg, "id",
@@ -1413,6 +1532,8 @@ handler_subscribe(struct handler *h, const char *uri)
 		return;
 	json_object_object_add(h->subscriptions, uri,
 	    json_object_new_boolean(1));
+	if (h->era == HANDLER_ERA_MODERN)
+		handler_listen(h);
 	if (h->state != HANDLER_READY || h->era == HANDLER_ERA_MODERN)
 		return;
 	p = json_object_new_object();
@@ -2176,7 +2297,16 @@ handler_on_log(struct handler *h, struct json_object *msg)
 static void
 handler_on_notification(struct handler *h, struct json_object *msg)
 {
-	const char	*method = jsonrpc_method(msg);
+	const char		*method = jsonrpc_method(msg);
+	struct json_object	*meta;
+
+	/* Ours from the listen stream: its tag means nothing to clients. */
+	if (h->listen_id != 0 && (meta = era_meta(msg)) != NULL) {
+		json_object_object_del(meta, ERA_META_SUBSCRIPTION);
+		if (strcmp(method, "notifications/subscriptions/acknowledged")
+		    == 0)
+			return;
+	}
 
 	if (strcmp(method, "notifications/message") == 0)
 		handler_on_log(h, msg);

@@ -666,6 +666,12 @@ session_log_rank(const char *level)
 	return -1;
 }
 
+const char *
+session_log_level(const struct session *s)
+{
+	return s->log_level;
+}
+
 int
 session_wants_log(const struct session *s, const char *level)
 {

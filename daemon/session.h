@@ -95,6 +95,8 @@ void		 session_request_done(struct session *, struct request *,
 
 /* From the router: messages from upstreams for this session. */
 int		 session_wants_log(const struct session *, const char *level);
+/* The level the client set with logging/setLevel, or NULL. */
+const char	*session_log_level(const struct session *);
 int		 session_subscribed(const struct session *, const char *uri);
 void		 session_forward_server_request(struct session *,
 		    struct handler *, struct json_object *msg,

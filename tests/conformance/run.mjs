@@ -260,6 +260,17 @@ function demoHasHttp() {
 	});
 }
 
+// Upstream era and requirement set that cannot pass in full through a
+// translation, and why (docs/protocol.md, Limits).
+const ERA_LIMITS = {
+	'legacy-2026-07-28': 'a legacy server asks for input one request at ' +
+	    'a time, cannot name the inputRequests keys the 2026-07-28 ' +
+	    'fixture uses, and goes ahead with a call the client lacks the ' +
+	    'capability for: input-required-result-basic-elicitation, ' +
+	    '-multiple-input-requests and server-stateless\'s -32021 check ' +
+	    'fail',
+};
+
 // Each run: how to set it up, and whether its failures fail make.
 const RUNS = [];
 for (const revision of REVISIONS) {
@@ -290,6 +301,19 @@ for (const revision of REVISIONS) {
 		}
 		return [relay, up];
 	    } });
+	// The same fixture speaking one era only: mcprelayd translates.
+	for (const era of ['legacy', 'modern']) {
+		const why = ERA_LIMITS[`${era}-${revision}`];
+		RUNS.push({ name: `relay-stdio-${era}-${revision}`, revision,
+		    scored: why === undefined,
+		    what: `mcprelayd -> mcprelay-demo-server --conformance ` +
+		    `--era ${era} (stdio)${why ? ` (diagnostic: ${why})` : ''}`,
+		    async setup(dir) {
+			return [await startRelay(dir, ['type: stdio',
+			    `command: ${demo}`, `args: [--conformance, --era, ` +
+			    `${era}]`])];
+		    } });
+	}
 	RUNS.push({ name: `direct-http-${revision}`, revision, scored: false,
 	    what: 'mcprelay-demo-server --http --conformance, no relay ' +
 	    '(diagnostic: fixture and demo transport alone)',

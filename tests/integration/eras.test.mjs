@@ -1004,3 +1004,61 @@ itest('protocol pinned per server: legacy never asks server/discover; ' +
 	    [s.name, s.protocol]));
 	assert.deepEqual(era, { leg: 'legacy', mod: 'modern', bad: 'modern' });
 });
+
+itest('legacy SDK client, 2026-07-28-only fixture: mcprelayd answers ping, ' +
+    'setLevel and subscribe itself, sends the level as _meta logLevel, and ' +
+    'hears of a tool list change through its own subscriptions/listen',
+    async (t) => {
+	const dir = tmpdir(t);
+	const fin = path.join(dir, 'in.log');
+	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
+	    servers: { mod: teed(fin, path.join(dir, 'out.log'), [bin.demo,
+		'--conformance', '--era', 'modern']) } }) });
+	await waitFor(() => /server mod: initializing -> ready/.test(d.log()),
+	    { timeout: 10000, message: 'the modern-only fixture ready' });
+	assert.match(d.log(), /server mod: speaks modern MCP/);
+	const listen = await teeLine(fin,
+	    (m) => m.method === 'subscriptions/listen');
+	assert.deepEqual(listen.params.notifications,
+	    { toolsListChanged: true });
+
+	const v1 = await loadSdk();
+	const client = new v1.Client({ name: 'eras-legacy', version: '1.0.0' },
+	    { capabilities: {} });
+	let changed = 0;
+	const logs = [];
+	client.setNotificationHandler(v1.ToolListChangedNotificationSchema,
+	    () => { changed++; });
+	client.setNotificationHandler(v1.LoggingMessageNotificationSchema,
+	    (n) => { logs.push(n.params); });
+	await client.connect(new v1.StreamableHTTPClientTransport(
+	    new URL(d.mcpUrl('mod'))), opts);
+	t.after(() => client.close());
+	await client.ping(opts);
+	await client.setLoggingLevel('info', opts);
+	await client.subscribeResource({ uri: 'test://static-text' }, opts);
+	// (Its one initialize was mcprelayd's probe, refused.)
+	const sent = jsonLines(fin).map((m) => m.method);
+	assert.equal(sent.filter((m) => m === 'initialize').length, 1);
+	for (const m of ['ping', 'logging/setLevel', 'resources/subscribe'])
+		assert.ok(!sent.includes(m), `${m} reached the server`);
+
+	await client.callTool({ name: 'test_logging_tool', arguments: {} },
+	    undefined, opts);
+	const call = await teeLine(fin, (m) => m.method === 'tools/call' &&
+	    m.params.name === 'test_logging_tool');
+	assert.equal(call.params._meta[META.logLevel], 'info');
+	await waitFor(() => logs.length > 0,
+	    { message: 'the log message on the legacy session' });
+
+	const before = (await client.listTools(undefined, opts)).tools
+	    .map((x) => x.name);
+	assert.ok(!before.includes('test_dynamic_tool'));
+	await client.callTool({ name: 'test_trigger_tool_change',
+	    arguments: {} }, undefined, opts);
+	await waitFor(() => changed > 0,
+	    { message: 'notifications/tools/list_changed' });
+	const after = (await client.listTools(undefined, opts)).tools
+	    .map((x) => x.name);
+	assert.ok(after.includes('test_dynamic_tool'), after.join(' '));
+});
