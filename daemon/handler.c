@@ -185,6 +185,10 @@ static void	handler_send_initialize(struct handler *);
 static void	handler_initialized(struct handler *, struct json_object *);
 static void	handler_became_ready(struct handler *);
 static void	handler_listen(struct handler *);
+static void	handler_flush_queue(struct handler *);
+static void	handler_queue(struct handler *, struct request *, int);
+static void	handler_fetch_list(struct handler *, int, const char *,
+		    struct json_object *);
 static void	handler_request_timer_cb(evutil_socket_t, short, void *);
 static void	handler_fail_queue(struct handler *, int code, const char *);
 static void	handler_fail_inflight(struct handler *, int code,
@@ -1087,6 +1091,9 @@ handler_list_done(struct handler *h, int which, struct json_object *items)
 	    !json_object_equal(h->lists[which], items);
 	json_object_put(h->lists[which]);
 	h->lists[which] = items;
+	/* Calls held for a fresh tool list (handler_header_mismatch). */
+	if (which == 0 && h->state == HANDLER_READY && h->nqueued > 0)
+		handler_flush_queue(h);
 	if (h->state == HANDLER_INITIALIZING) {
 		/* The first fetch is no change a client could have seen;
 		 * decide before becoming ready sets have_lists. */
@@ -2023,6 +2030,33 @@ handler_find_inflight(struct handler *h, int64_t id)
 	return NULL;
 }
 
+/*
+ * A 2026-07-28 HTTP server refused a tools/call's Mcp-Param-* headers
+ * (-32020): its inputSchema changed.  As the spec advises, the tool list
+ * is fetched again and the call re-sent once with headers from it; the
+ * server refused it before running it, so this is safe for any tool.
+ */
+static int
+handler_header_mismatch(struct handler *h, struct request *r,
+    struct json_object *msg)
+{
+	struct json_object	*err, *code;
+
+	if (r->header_retried || h->cfg->type != CONFIG_SERVER_HTTP ||
+	    strcmp(r->method, "tools/call") != 0 ||
+	    !json_object_object_get_ex(msg, "error", &err) ||
+	    !json_object_object_get_ex(err, "code", &code) ||
+	    json_object_get_int(code) != ERA_ERR_HEADER_MISMATCH)
+		return 0;
+	r->header_retried = 1;
+	log_info("server %s: header mismatch on tools/call; fetching its "
+	    "tools again before one more try", h->name);
+	TAILQ_REMOVE(&h->inflight, r, entry);
+	handler_queue(h, r, 1);
+	handler_fetch_list(h, 0, NULL, NULL);
+	return 1;
+}
+
 /* ---- InputRequiredResult for legacy clients ---------------------------- */
 
 /*
@@ -2224,6 +2258,8 @@ handler_on_response(struct handler *h, struct json_object *msg, int is_error)
 		return;
 	}
 	if (!is_error && handler_input_required(h, r, msg))
+		return;
+	if (is_error && handler_header_mismatch(h, r, msg))
 		return;
 	TAILQ_REMOVE(&h->inflight, r, entry);
 	request_cancel_timer(r);

@@ -45,6 +45,7 @@ struct request {
 	 * none is under way) and how many rounds there have been. */
 	struct json_object	*inputs;
 	int			 input_rounds;
+	int			 header_retried; /* after a -32020 */
 	struct mrtr_park	*parked;	/* waiting for a client retry */
 	struct router		*router;	/* set when dispatched */
 	char			*scope;		/* server name or NULL */

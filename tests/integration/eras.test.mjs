@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -1061,4 +1062,90 @@ itest('legacy SDK client, 2026-07-28-only fixture: mcprelayd answers ping, ' +
 	const after = (await client.listTools(undefined, opts)).tools
 	    .map((x) => x.name);
 	assert.ok(after.includes('test_dynamic_tool'), after.join(' '));
+});
+
+/*
+ * A 2026-07-28 HTTP server whose tool's x-mcp-header moves from Region to
+ * Zone without a list_changed: its -32020 makes mcprelayd fetch the tools
+ * again and re-send the call once.  With `stubborn` it refuses every call.
+ */
+function headerServer({ stubborn = false } = {}) {
+	const seen = { lists: 0, calls: [] };
+	let mark = 'Region';
+	const server = http.createServer((req, res) => {
+		let body = '';
+		req.on('data', (c) => { body += c; });
+		req.on('end', () => {
+			const m = JSON.parse(body || '{}');
+			const send = (status, msg) => {
+				res.writeHead(status, { 'content-type':
+				    'application/json' });
+				res.end(JSON.stringify({ jsonrpc: '2.0',
+				    id: m.id, ...msg }));
+			};
+			if (req.method !== 'POST' || m.id === undefined) {
+				res.writeHead(req.method === 'POST' ? 202 : 405);
+				return res.end();
+			}
+			const done = { resultType: 'complete' };
+			if (m.method === 'server/discover')
+				return send(200, { result: { ...done,
+				    supportedVersions: [MODERN], capabilities:
+				    { tools: {} }, serverInfo: { name: 'hdr',
+				    version: '1' } } });
+			if (m.method === 'tools/list') {
+				seen.lists++;
+				const tools = [{ name: 'geo', inputSchema: {
+				    type: 'object', properties: { region: {
+				    type: 'string', 'x-mcp-header': mark } } } }];
+				// The schema changes after the first listing.
+				mark = 'Zone';
+				return send(200, { result: { ...done, tools } });
+			}
+			if (m.method !== 'tools/call')
+				return send(200, { error: { code: -32601,
+				    message: 'no' } });
+			seen.calls.push(Object.keys(req.headers)
+			    .filter((h) => h.startsWith('mcp-param-')));
+			if (stubborn || req.headers['mcp-param-zone'] !==
+			    m.params.arguments.region)
+				return send(400, { error: { code: -32020,
+				    message: 'Header mismatch: Mcp-Param-Zone ' +
+				    'header is required' } });
+			send(200, { result: { ...done, content: [{ type:
+			    'text', text: `in ${req.headers['mcp-param-zone']}`
+			    }] } });
+		});
+	});
+	return new Promise((resolve) => server.listen(0, '127.0.0.1', () =>
+	    resolve({ server, seen, url: `http://127.0.0.1:` +
+	    `${server.address().port}/mcp` })));
+}
+
+itest('a -32020 from a 2026-07-28 HTTP server: mcprelayd fetches the tools ' +
+    'again and re-sends the call once with the new Mcp-Param headers',
+    async (t) => {
+	for (const stubborn of [false, true]) {
+		const up = await headerServer({ stubborn });
+		const dir = tmpdir(t);
+		const d = await startDaemon({ t, dir, config: baseConfig(dir, {
+		    servers: { hdr: { type: 'http', url: up.url } } }) });
+		await waitFor(() => /server hdr: initializing -> ready/
+		    .test(d.log()), { message: 'hdr ready' });
+		const r = await post(d.mcpUrl('hdr'), { jsonrpc: '2.0', id: 1,
+		    method: 'tools/call', params: { name: 'geo', arguments:
+		    { region: 'eu' }, _meta: modernMeta() } },
+		    { 'mcp-name': 'geo', 'mcp-param-region': 'eu' });
+		assert.deepEqual(up.seen.calls, [['mcp-param-region'],
+		    ['mcp-param-zone']]);
+		assert.equal(up.seen.lists, 2);
+		if (stubborn)
+			assertRpcError(r, 400, HEADER_MISMATCH, 1);
+		else {
+			assert.equal(r.status, 200, r.body);
+			assert.equal(toolText(r.json.result), 'in eu');
+		}
+		await d.stop();
+		await new Promise((resolve) => up.server.close(resolve));
+	}
 });
