@@ -186,6 +186,8 @@ static void	handler_initialized(struct handler *, struct json_object *);
 static void	handler_became_ready(struct handler *);
 static void	handler_listen(struct handler *);
 static void	handler_flush_queue(struct handler *);
+static void	handler_input_fail(struct handler *, struct request *, int,
+		    const char *);
 static void	handler_queue(struct handler *, struct request *, int);
 static void	handler_fetch_list(struct handler *, int, const char *,
 		    struct json_object *);
@@ -1281,6 +1283,48 @@ handler_answer_removed(struct handler *h, struct request *r)
 	return 1;
 }
 
+/*
+ * Tasks are not translated: the 2025-11-25 tasks API (a request's "task"
+ * parameter, tasks/get, tasks/result, tasks/list, tasks/cancel) and the
+ * 2026-07-28 tasks extension (tasks/get, tasks/update, tasks/cancel,
+ * task handles the server returns on its own) differ in shape and
+ * meaning.  Where client and server eras differ, such a request is refused
+ * with a clear error; where they match (a dual server included), it passes.
+ * 1 when refused.
+ */
+static int
+handler_refuse_tasks(struct handler *h, struct request *r)
+{
+	struct json_object	*params;
+	int			 legacy_server, task;
+	char			 text[320];
+
+	legacy_server = h->era == HANDLER_ERA_LEGACY;
+	if (!(r->era == ERA_MODERN ? legacy_server :
+	    h->era == HANDLER_ERA_MODERN))
+		return 0;
+	task = strncmp(r->method, "tasks/", 6) == 0;
+	if (!task && r->era != ERA_MODERN &&
+	    json_object_object_get_ex(r->msg, "params", &params) &&
+	    json_object_object_get_ex(params, "task", NULL))
+		task = 1;
+	if (!task)
+		return 0;
+	snprintf(text, sizeof text, "server '%s' speaks %s, whose tasks differ "
+	    "from the %s tasks of this request; mcprelayd does not translate "
+	    "tasks between the eras", h->name, legacy_server ?
+	    "only the legacy protocol" : "only 2026-07-28", r->era ==
+	    ERA_MODERN ? "2026-07-28 extension's" : "2025-11-25 API's");
+	log_info("server %s: refused %s: tasks across eras", h->name,
+	    r->method);
+	r->handler = NULL;
+	r->where = REQUEST_NEW;
+	request_fail(r, strncmp(r->method, "tasks/", 6) == 0 ?
+	    JSONRPC_METHOD_NOT_FOUND : JSONRPC_INVALID_PARAMS, text, NULL);
+	handler_drain_check(h);
+	return 1;
+}
+
 /* Rewrite the request for the upstream: our id, our progress token. */
 static void
 handler_send_request(struct handler *h, struct request *r)
@@ -1290,7 +1334,7 @@ handler_send_request(struct handler *h, struct request *r)
 	size_t			 len;
 	char			 token[64];
 
-	if (handler_answer_removed(h, r))
+	if (handler_answer_removed(h, r) || handler_refuse_tasks(h, r))
 		return;
 
 	/* Each client's request goes in its own era when the server
@@ -2057,6 +2101,30 @@ handler_header_mismatch(struct handler *h, struct request *r,
 	return 1;
 }
 
+/*
+ * A 2026-07-28 server may answer with a task handle unasked; a legacy
+ * client cannot follow one (handler_refuse_tasks).  1 when refused.
+ */
+static int
+handler_task_handle(struct handler *h, struct request *r,
+    struct json_object *msg)
+{
+	struct json_object	*result, *type;
+	char			 text[256];
+
+	if (r->era == ERA_MODERN || h->era != HANDLER_ERA_MODERN ||
+	    !json_object_object_get_ex(msg, "result", &result) ||
+	    !json_object_object_get_ex(result, "resultType", &type) ||
+	    !json_object_is_type(type, json_type_string) ||
+	    strcmp(json_object_get_string(type), "task") != 0)
+		return 0;
+	snprintf(text, sizeof text, "server '%s' made this request a "
+	    "2026-07-28 task, which a legacy client cannot follow; mcprelayd "
+	    "does not translate tasks between the eras", h->name);
+	handler_input_fail(h, r, JSONRPC_INTERNAL_ERROR, text);
+	return 1;
+}
+
 /* ---- InputRequiredResult for legacy clients ---------------------------- */
 
 /*
@@ -2260,6 +2328,8 @@ handler_on_response(struct handler *h, struct json_object *msg, int is_error)
 	if (!is_error && handler_input_required(h, r, msg))
 		return;
 	if (is_error && handler_header_mismatch(h, r, msg))
+		return;
+	if (!is_error && handler_task_handle(h, r, msg))
 		return;
 	TAILQ_REMOVE(&h->inflight, r, entry);
 	request_cancel_timer(r);

@@ -1149,3 +1149,32 @@ itest('a -32020 from a 2026-07-28 HTTP server: mcprelayd fetches the tools ' +
 		await new Promise((resolve) => up.server.close(resolve));
 	}
 });
+
+itest('tasks are not translated between the eras: a legacy client\'s task ' +
+    'to a 2026-07-28-only server and a modern tasks/get to a legacy one ' +
+    'are refused with errors that say so', async (t) => {
+	const d = await modernOnlyDaemon(t);
+	const s = new McpSession(d.mcpUrl('mod'));
+	await s.initialize();
+	const task = await s.request('tools/call', { name: 'echo',
+	    arguments: { text: 'x' }, task: { ttl: 60000 } });
+	assert.equal(task.error?.code, -32602, JSON.stringify(task));
+	assert.match(task.error.message, /server 'mod' speaks only 2026-07-28, whose tasks differ .*does not translate tasks/);
+	const get = await s.request('tasks/get', { taskId: 't1' });
+	assert.equal(get.error?.code, -32601, JSON.stringify(get));
+	// Without a task, the same call goes through.
+	const ok = await s.request('tools/call', { name: 'echo',
+	    arguments: { text: 'x' } });
+	assert.match(toolText(ok.result), /^modern echo: x/);
+
+	const dir = tmpdir(t);
+	const d2 = await startDaemon({ t, dir, config: baseConfig(dir, {
+	    servers: { old: demoServer(['--name', 'old', '--error-method',
+	    'server/discover']) } }) });
+	await waitFor(() => /server old: initializing -> ready/.test(d2.log()));
+	const r = await post(d2.mcpUrl('old'), { jsonrpc: '2.0', id: 7,
+	    method: 'tasks/get', params: { taskId: 't1',
+	    _meta: modernMeta() } });
+	const err = assertRpcError(r, 404, -32601, 7);
+	assert.match(err.message, /server 'old' speaks only the legacy protocol/);
+});
