@@ -108,6 +108,7 @@ struct handler {
 	int				 init_sent;	/* this connection */
 	int				 discover_retried;
 	int64_t				 listen_id;	/* open listen, or 0 */
+	int				 legacy_sse;	/* http found to be SSE */
 	struct event			*health;
 	double				 last_traffic;
 	int64_t				 ping_id;
@@ -503,7 +504,7 @@ handler_remote_transport(struct handler *h)
 	spec.request_timeout = c->request_timeout;
 	spec.shutdown_timeout = c->shutdown_timeout;
 	spec.max_message = h->relay->cfg->listen.max_body_size;
-	if (c->type == CONFIG_SERVER_SSE)
+	if (c->type == CONFIG_SERVER_SSE || h->legacy_sse)
 		up = upstream_sse_new(h->relay->base, &spec,
 		    &handler_transport_cbs, h);
 	else
@@ -1883,6 +1884,31 @@ handler_lost(struct handler *h, const char *why)
 	handler_connect(h);
 }
 
+/*
+ * protocol: auto on a type: http server that refused initialize with 400,
+ * 404 or 405: the spec's rule for clients of both HTTP transports is to try
+ * the legacy HTTP+SSE transport at the same URL next.  Once: if that fails
+ * too, the failure is reported as any other.  1 when it is being tried.
+ */
+static int
+handler_try_legacy_sse(struct handler *h, enum upstream_close_reason reason,
+    int err)
+{
+	if (h->cfg->type != CONFIG_SERVER_HTTP || h->legacy_sse ||
+	    h->cfg->protocol != CONFIG_PROTOCOL_AUTO || !h->init_sent ||
+	    reason != UPSTREAM_CLOSE_HTTP_STATUS ||
+	    (err != 400 && err != 404 && err != 405))
+		return 0;
+	log_info("server %s: initialize refused with HTTP %d: trying the "
+	    "legacy HTTP+SSE transport at the same URL", h->name, err);
+	h->legacy_sse = 1;
+	h->era = HANDLER_ERA_LEGACY;
+	handler_drop_transport(h);
+	handler_set_state(h, HANDLER_CONNECTING, "trying legacy HTTP+SSE");
+	handler_connect(h);
+	return 1;
+}
+
 static void
 handler_transport_closed_cb(void *arg, enum upstream_close_reason reason,
     int err, const char *detail)
@@ -1898,6 +1924,8 @@ handler_transport_closed_cb(void *arg, enum upstream_close_reason reason,
 		break;
 	case HANDLER_CONNECTING:
 	case HANDLER_INITIALIZING:
+		if (handler_try_legacy_sse(h, reason, err))
+			break;
 		if (handler_close_is_fatal(reason, err))
 			h->fatal_errno = err != 0 ? err : EINVAL;
 		handler_connect_failed(h, handler_classify(reason, err), why);

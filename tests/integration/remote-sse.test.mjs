@@ -144,3 +144,26 @@ itest('an endpoint event naming another origin is refused', async (t) => {
 		assert.equal(e.code, ERR.CIRCUIT_OPEN);
 	}
 });
+
+itest('type: http, protocol auto, at a legacy HTTP+SSE server: initialize is ' +
+    'refused, mcprelayd tries the legacy transport at the same URL and ' +
+    'serves the tools', { timeout: 30000 }, async (t) => {
+	const m = await loadSdk();
+	const dir = tmpdir(t);
+	const ev = await startEverything({ mode: 'sse', port: await freePort(),
+	    logFile: path.join(dir, 'everything.log'), t });
+	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
+		defaults: FAST, servers: { ev: { type: 'http', url: ev.url } },
+	}) });
+	await waitFor(() => /server ev: initializing -> ready/.test(d.log()),
+	    { timeout: 15000, message: 'ev ready' });
+	assert.match(d.log(), /server ev: initialize refused with HTTP 40[045]: trying the legacy HTTP\+SSE transport at the same URL/);
+	const client = new m.Client({ name: 'itest', version: '1.0.0' });
+	const opts = { timeout: 10000 };
+	await client.connect(new m.StreamableHTTPClientTransport(
+	    new URL(d.mcpUrl('ev'))), opts);
+	t.after(() => client.close());
+	assert.equal(toolText(await client.callTool({ name: 'echo',
+	    arguments: { message: 'via sse' } }, undefined, opts)),
+	    'Echo: via sse');
+});
