@@ -751,8 +751,11 @@ method_discover(struct demo_server *d, struct demo_req *r)
 	json_object	*v = json_object_new_array();
 	int		 i;
 
+	/* --era modern: only the version it serves. */
 	for (i = 0; demo_versions[i] != NULL; i++)
-		json_object_array_add(v, JSTR(demo_versions[i]));
+		if (d->opts->era == NULL || strcmp(d->opts->era, "modern") != 0 ||
+		    strcmp(demo_versions[i], DEMO_STATELESS) == 0)
+			json_object_array_add(v, JSTR(demo_versions[i]));
 	r->stateless = 1;	/* the method only exists from 2026-07-28 */
 	return jobj("supportedVersions", v, "capabilities",
 	    jparse(demo_capabilities), NULL);

@@ -792,7 +792,7 @@ handler_discovered(struct handler *h, struct json_object *msg, int is_error,
 		return;
 	}
 	if (legacy && h->cfg->protocol == CONFIG_PROTOCOL_AUTO &&
-	    !h->init_sent) {
+	    !h->init_sent && h->era == HANDLER_ERA_UNKNOWN) {
 		/* Both eras: a session too, for legacy clients. */
 		handler_set_era(h, HANDLER_ERA_DUAL, "server/discover");
 		handler_send_initialize(h);
@@ -1141,8 +1141,11 @@ handler_internal_reply(struct handler *h, struct internal_call *ic,
 	if (ic->kind == INTERNAL_INITIALIZE) {
 		if (is_error || !json_object_object_get_ex(msg, "result",
 		    &result) || !json_object_is_type(result, json_type_object)) {
-			/* Perhaps a server that speaks only 2026-07-28. */
-			if (h->era == HANDLER_ERA_UNKNOWN) {
+			/* Perhaps a server that speaks only 2026-07-28, or
+			 * one whose discover claimed more than it serves. */
+			if (h->era == HANDLER_ERA_UNKNOWN ||
+			    h->era == HANDLER_ERA_DUAL) {
+				h->era = HANDLER_ERA_UNKNOWN;
 				handler_probe_era(h, 0);
 				return;
 			}

@@ -1178,3 +1178,84 @@ itest('tasks are not translated between the eras: a legacy client\'s task ' +
 	const err = assertRpcError(r, 404, -32601, 7);
 	assert.match(err.message, /server 'old' speaks only the legacy protocol/);
 });
+
+/*
+ * Both translation directions with the official SDKs: an elicitation
+ * round trip and a progress stream across an upstream restart, against
+ * the fixture speaking one era only.
+ */
+async function oneEraDaemon(t, era) {
+	const dir = tmpdir(t);
+	const starts = path.join(dir, 'starts.log');
+	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
+	    servers: { one: demoServer(['--conformance', '--era', era,
+	    '--starts-log', starts]) } }) });
+	await waitFor(() => /server one: initializing -> ready/.test(d.log()),
+	    { timeout: 10000, message: `the ${era}-only fixture ready` });
+	assert.match(d.log(), new RegExp(`server one: speaks ${era} MCP`));
+	return { d, starts };
+}
+
+/* sleep_ms with progress; the upstream killed once it has reported. */
+async function progressAcrossRestart(call, starts) {
+	const progress = [];
+	const slow = call((p) => progress.push(p));
+	await waitFor(() => progress.length >= 2, { message: 'progress' });
+	const oldPid = lastStartPid(starts);
+	await killHard(oldPid);
+	const killedAt = progress.length;
+	const r = await slow;
+	assert.equal(toolText(r), 'slept 800 ms');
+	assert.ok(progress.length - killedAt >= 3,
+	    `progress after the restart: ${JSON.stringify(progress)}`);
+	assert.equal(readLines(starts).length, 2, 'one restart');
+	assert.notEqual(lastStartPid(starts), oldPid);
+}
+
+itest('modern SDK client, legacy-only fixture: elicitation as MRTR rounds, ' +
+    'and progress across an upstream restart', async (t) => {
+	const { d, starts } = await oneEraDaemon(t, 'legacy');
+	const modern = await v2Client(d.mcpUrl('one'), { mode: 'auto',
+	    capabilities: { elicitation: {} } });
+	const asked = [];
+	modern.client.setRequestHandler('elicitation/create', async (req) => {
+		asked.push(req.params.message);
+		return elicitAnswer(req.params);
+	});
+	await modern.connect();
+	t.after(() => modern.client.close());
+	assert.equal(modern.client.getProtocolEra(), 'modern');
+	const r = await modern.client.callTool({ name: 'test_elicitation',
+	    arguments: { message: 'Who are you?' } }, opts);
+	assert.deepEqual(asked, ['Who are you?']);
+	assert.equal(toolText(r),
+	    'User response: action=accept, content={"response":"Ada"}');
+	await progressAcrossRestart((onprogress) => modern.client.callTool(
+	    { name: 'sleep_ms', arguments: { ms: 800 } },
+	    { ...opts, onprogress }), starts);
+});
+
+itest('legacy SDK client, modern-only fixture: elicitation as a server ' +
+    'request from an InputRequiredResult, and progress across an upstream ' +
+    'restart', async (t) => {
+	const { d, starts } = await oneEraDaemon(t, 'modern');
+	const v1 = await loadSdk();
+	const legacy = new v1.Client({ name: 'eras-legacy', version: '1.0.0' },
+	    { capabilities: { elicitation: {} } });
+	const asked = [];
+	legacy.setRequestHandler(v1.ElicitRequestSchema, async (req) => {
+		asked.push(req.params.message);
+		return elicitAnswer(req.params);
+	});
+	await legacy.connect(new v1.StreamableHTTPClientTransport(
+	    new URL(d.mcpUrl('one'))), opts);
+	t.after(() => legacy.close());
+	const r = await legacy.callTool({ name: 'test_elicitation',
+	    arguments: { message: 'Who are you?' } }, undefined, opts);
+	assert.deepEqual(asked, ['Who are you?']);
+	assert.equal(toolText(r),
+	    'User response: action=accept, content={"response":"Ada"}');
+	await progressAcrossRestart((onprogress) => legacy.callTool(
+	    { name: 'sleep_ms', arguments: { ms: 800 } }, undefined,
+	    { ...opts, onprogress }), starts);
+});
