@@ -65,7 +65,6 @@ struct doctor_job {
 	int		 fd;
 	char		 buf[DOCTOR_REPORT_MAX];
 	size_t		 len;
-	const char	*server;	/* NULL: the command check's */
 };
 
 struct doctor {
@@ -915,7 +914,6 @@ doctor_servers(struct doctor *d)
 	for (i = 0; i < n; i++) {
 		s = &d->cfg->servers[i];
 		jobs[i].fd = -1;
-		jobs[i].server = s->name;
 		if (!s->enabled)
 			continue;
 		if (doctor_spawn(&jobs[i], s->type == CONFIG_SERVER_STDIO ?
@@ -927,9 +925,7 @@ doctor_servers(struct doctor *d)
 	for (i = 0; i < n; i++) {
 		s = &d->cfg->servers[i];
 		if (!s->enabled) {
-			snprintf(check, sizeof check, "%s %s",
-			    s->type == CONFIG_SERVER_STDIO ? "command" : "tcp",
-			    s->name);
+			snprintf(check, sizeof check, "server %s", s->name);
 			doctor_line(d, DOCTOR_SKIP, check, NULL, "enabled: "
 			    "false");
 			continue;

@@ -107,7 +107,7 @@ itest('doctor: every check ok against a running daemon with stdio and ' +
 	assert.match(line(r, 'command demo').detail,
 	    new RegExp(`^${re(bin.demo)}, executable by \\S+$`));
 	assert.equal(line(r, 'command demo').status, 'ok');
-	assert.deepEqual(line(r, 'command off'), { status: 'skip',
+	assert.deepEqual(line(r, 'server off'), { status: 'skip',
 	    detail: 'enabled: false', fix: undefined });
 	assert.match(line(r, 'dns secure').detail,
 	    /^localhost is (127\.0\.0\.1|::1)$/);

@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import {
 	baseConfig, bin, demoServer, freePort, httpRequest, itest, killHard,
-	sleep, startDaemon, tmpdir, toolText, waitFor,
+	sleep, srcdir, startDaemon, tmpdir, toolText, waitFor,
 } from './lib/harness.mjs';
 
 const haproxyMissing = spawnSync('haproxy', ['-v'], { encoding: 'utf8' })
@@ -300,4 +300,24 @@ itest('two instances behind HAProxy: one killed under load; stateless ' +
 	assert.equal(legacy.reinit, onA);
 	assert.equal(openSessions(b), LEGACY_CLIENTS);
 	assert.match(fs.readFileSync(hap.log, 'utf8'), /Server mcprelay\/a is DOWN/);
+});
+
+itest('docs/deploy.md: its HAProxy configuration is valid and has the ' +
+    'lines this test runs with', { skip: haproxyMissing }, async (t) => {
+	const doc = fs.readFileSync(path.join(srcdir, 'docs', 'deploy.md'),
+	    'utf8');
+	const m = /## HAProxy\n[^]*?```\n([^]*?)```/.exec(doc);
+	assert.ok(m, 'no configuration block under "## HAProxy"');
+	const dir = tmpdir(t);
+	const cfg = path.join(dir, 'haproxy.cfg');
+	fs.writeFileSync(cfg, m[1]);
+	const check = spawnSync('haproxy', ['-c', '-f', cfg],
+	    { encoding: 'utf8', timeout: 10000 });
+	assert.equal(check.status, 0, check.stdout + check.stderr);
+	const ours = haproxyConfig(1, [{ name: 'a', port: 2 }]).split('\n')
+	    .map((l) => l.trim()).filter((l) => /^(stick|retry|retries|option|balance|mode)/.test(l));
+	assert.equal(ours.length, 8, ours.join('\n'));
+	for (const line of ours)
+		assert.ok(m[1].split('\n').some((l) => l.trim() === line),
+		    `docs/deploy.md lacks '${line}'`);
 });
