@@ -503,7 +503,7 @@ doctor_collect(struct doctor_job *jobs, size_t n, double deadline)
 	free(pfd);
 }
 
-/* ---- stdio servers --------------------------------------------------------- */
+/* ---- stdio servers ------------------------------------------------------- */
 
 static const char *
 doctor_server_env(const struct config_server *s, const char *name)
@@ -538,6 +538,15 @@ doctor_command_check(int fd, const void *arg, const struct doctor *d)
 			    s->command);
 		else
 			snprintf(cand, sizeof cand, "%s", s->command);
+		if (stat(cand, &st) == -1 && errno == EACCES) {
+			snprintf(fix, sizeof fix, "let user %s search the "
+			    "directories above it (chmod o+x), or move it",
+			    d->user);
+			doctor_emit(fd, DOCTOR_FAIL, check, fix, "%s: user %s "
+			    "cannot reach it (%s)", cand, d->user,
+			    strerror(errno));
+			return;
+		}
 		if (stat(cand, &st) == -1) {
 			snprintf(fix, sizeof fix, "install it, or correct "
 			    "servers.%s.command", s->name);
@@ -851,7 +860,6 @@ doctor_remote_check(int fd, const void *arg, const struct doctor *d)
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
 	if ((rc = getaddrinfo(u.host, u.port, &hints, &res)) != 0) {
 		snprintf(fix, sizeof fix, "check the host in servers.%s.url "
 		    "and the resolver (/etc/resolv.conf)", s->name);
@@ -898,7 +906,7 @@ doctor_remote_check(int fd, const void *arg, const struct doctor *d)
 	close(sock);
 }
 
-/* ---- servers: all their checks at once, printed in config order ------------ */
+/* ---- servers: all their checks at once, printed in config order ---------- */
 
 static void
 doctor_servers(struct doctor *d)
@@ -948,7 +956,7 @@ doctor_servers(struct doctor *d)
 	free(jobs);
 }
 
-/* ---- systemd --------------------------------------------------------------- */
+/* ---- systemd ------------------------------------------------------------- */
 
 /* Runs argv with stdout into out (NUL-terminated); -1 past the deadline. */
 static int
@@ -1061,7 +1069,7 @@ doctor_systemd(struct doctor *d)
 	    DOCTOR_UNIT, scope, active, enabled);
 }
 
-/* ---- the command ------------------------------------------------------------ */
+/* ---- the command --------------------------------------------------------- */
 
 /* The user's own file when there is one and we are not root. */
 static const char *
@@ -1093,8 +1101,8 @@ doctor_config(struct doctor *d)
 	if ((d->cfg = config_load_file(d->config_path, &errs)) == NULL) {
 		config_errors_print(&errs, stderr);
 		if (access(d->config_path, F_OK) == -1)
-			snprintf(fix, sizeof fix, "write one (mcprelay.yaml(5)), "
-			    "or name yours with --config");
+			snprintf(fix, sizeof fix, "write one "
+			    "(mcprelay.yaml(5)), or name yours with --config");
 		else
 			snprintf(fix, sizeof fix, "correct it (mcprelayctl "
 			    "check-config %s)", d->config_path);

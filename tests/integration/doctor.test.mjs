@@ -276,3 +276,66 @@ itest('doctor: a socket with the wrong mode or gone, the daemon running',
 	assert.equal(r.lines.at(-1), '2 checks failed');
 	fs.chmodSync(control, 0o600);
 });
+
+itest('doctor as root checks sockets and commands as the daemon\'s user',
+    { skip: process.getuid?.() !== 0 ? 'needs root (setpriv to nobody)' :
+    false }, async (t) => {
+	const dir = tmpdir(t);
+	fs.chmodSync(dir, 0o755);
+	const run = path.join(dir, 'run');
+	fs.mkdirSync(run);
+	fs.chmodSync(run, 0o777);
+	// Binaries nobody can reach, wherever the build tree is.
+	const daemon = path.join(dir, 'mcprelayd');
+	const demo = path.join(dir, 'demo-server');
+	fs.copyFileSync(bin.mcprelayd, daemon);
+	fs.copyFileSync(bin.demo, demo);
+	fs.chmodSync(daemon, 0o755);
+	fs.chmodSync(demo, 0o755);
+	// Executable, but in a directory only root may enter.
+	const secret = path.join(dir, 'secret');
+	fs.mkdirSync(secret, { mode: 0o700 });
+	const tool = path.join(secret, 'tool');
+	fs.writeFileSync(tool, '#!/bin/sh\n', { mode: 0o755 });
+	const port = await freePort();
+	const file = path.join(dir, 'mcprelay.yaml');
+	fs.writeFileSync(file, toYaml(baseConfig(run, {
+		log: { level: 'info' },
+		listen: { http: `127.0.0.1:${port}` },
+		servers: {
+			demo: { type: 'stdio', command: demo },
+			hidden: { type: 'stdio', command: tool,
+			    retry: { max_retries: 0 } },
+		},
+	})));
+	const log = fs.openSync(path.join(dir, 'mcprelayd.log'), 'a');
+	const child = spawn('setpriv', ['--reuid=65534', '--regid=65534',
+	    '--clear-groups', daemon, '-f', '-c', file],
+	    { stdio: ['ignore', log, log] });
+	fs.closeSync(log);
+	const exited = new Promise((r) => child.once('exit', (code, signal) =>
+	    r({ code, signal })));
+	t.after(() => {
+		if (child.exitCode === null && child.signalCode === null)
+			child.kill('SIGKILL');
+	});
+	await waitFor(() => fs.existsSync(path.join(run, 'control.sock')),
+	    { message: 'the daemon (as nobody) to listen' });
+
+	const r = await doctor(['--config', file]);
+	assert.equal(r.code, 1, r.stdout + r.stderr);
+	assert.equal(line(r, 'socket control').detail,
+	    `${path.join(run, 'control.sock')}, mode 0600, owner nobody`);
+	assert.equal(line(r, 'command demo').detail,
+	    `${demo}, executable by nobody`);
+	// Root could run it; the daemon's user cannot.
+	assert.deepEqual(line(r, 'command hidden'), { status: 'FAIL',
+	    detail: `${tool}: user nobody cannot reach it (Permission denied)`,
+	    fix: 'let user nobody search the directories above it (chmod ' +
+	    'o+x), or move it' });
+	assert.equal(r.lines.at(-1), '1 check failed');
+
+	child.kill('SIGTERM');
+	assert.deepEqual(await exited, { code: 0, signal: null },
+	    fs.readFileSync(path.join(dir, 'mcprelayd.log'), 'utf8'));
+});
