@@ -37,6 +37,7 @@ struct ctl_conn {
 	size_t		 off, len, cap;
 	int		 eof;
 	int64_t		 next_id;
+	double		 timeout;	/* seconds per call */
 	/* Notifications read while waiting for a reply, oldest first. */
 	struct json_object *pending;
 };
@@ -169,6 +170,7 @@ ctl_open(const struct ctl_opts *o, struct ctl_conn **out)
 		return rc;
 	c = xcalloc(1, sizeof *c);
 	c->fd = fd;
+	c->timeout = CTL_CALL_TIMEOUT;
 	c->pending = json_object_new_array();
 	*out = c;
 	return CTL_EXIT_OK;
@@ -189,6 +191,12 @@ int
 ctl_fd(const struct ctl_conn *c)
 {
 	return c->fd;
+}
+
+void
+ctl_set_timeout(struct ctl_conn *c, double seconds)
+{
+	c->timeout = seconds;
 }
 
 static double
@@ -328,7 +336,7 @@ ctl_call(struct ctl_conn *c, const char *method, struct json_object *params,
 	struct json_object	*req, *msg, *id, *err, *data, *v;
 	const char		*json;
 	size_t			 len;
-	double			 deadline = ctl_now() + CTL_CALL_TIMEOUT;
+	double			 deadline = ctl_now() + c->timeout;
 	int64_t			 want = ++c->next_id;
 	int			 rc, ms, werr = 0;
 
@@ -345,7 +353,7 @@ ctl_call(struct ctl_conn *c, const char *method, struct json_object *params,
 		ms = (int)((deadline - ctl_now()) * 1000);
 		if (ms <= 0) {
 			fprintf(stderr, "mcprelayctl: no answer to %s within "
-			    "%d s\n", method, CTL_CALL_TIMEOUT);
+			    "%g s\n", method, c->timeout);
 			return CTL_EXIT_FAIL;
 		}
 		if ((msg = ctl_read(c, werr != 0 ? 0 : ms, &rc)) == NULL) {

@@ -66,6 +66,8 @@ int	ctl_parse_opts(const struct ctl_cmd *, int argc, char **argv,
 int	ctl_open(const struct ctl_opts *, struct ctl_conn **);
 void	ctl_close(struct ctl_conn *);
 int	ctl_fd(const struct ctl_conn *);
+/* How long ctl_call() waits for an answer (CTL_CALL_TIMEOUT seconds). */
+void	ctl_set_timeout(struct ctl_conn *, double seconds);
 /* One request (params taken); *result is new on 0, else the error was
  * printed and the exit code returned. */
 int	ctl_call(struct ctl_conn *, const char *method,
@@ -104,5 +106,8 @@ int	cmd_show_config(const struct ctl_cmd *, int, char **);
 
 /* cmd-watch.c */
 int	cmd_watch(const struct ctl_cmd *, int, char **);
+
+/* cmd-doctor.c */
+int	cmd_doctor(const struct ctl_cmd *, int, char **);
 
 #endif

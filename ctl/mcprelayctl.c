@@ -36,6 +36,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "print Prometheus metrics" },
 	{ "check-config", NULL, cmd_check_config, "FILE",
 	    "check a configuration file" },
+	{ "doctor", NULL, cmd_doctor, "[--config FILE] [--timeout DURATION]",
+	    "check the installation: config, sockets, servers, ports" },
 	{ "connect", NULL, cmd_connect, "[NAME] [--socket PATH]",
 	    "bridge stdin/stdout to mcprelayd's MCP socket" },
 	{ "help", "--help", cmd_help, "[COMMAND]",

@@ -33,6 +33,21 @@ echo "$tarball"
 echo "==== Debian package"
 sh "$here/build-deb.sh" "$tarball" "$out" || fail=1
 
+echo "==== monitoring files in the Debian package"
+for deb in "$out"/mcprelay_*.deb; do
+	[ -f "$deb" ] || continue
+	x=$out/deb-contents
+	rm -rf "$x" && dpkg-deb -x "$deb" "$x" || { fail=1; continue; }
+	for f in usr/share/mcprelay/grafana/mcprelay.json \
+	    usr/share/mcprelay/prometheus/mcprelay-rules.yml; do
+		[ -s "$x/$f" ] || { echo "check.sh: /$f missing from $deb"; fail=1; }
+	done
+	if command -v promtool >/dev/null 2>&1; then
+		promtool check rules \
+		    "$x/usr/share/mcprelay/prometheus/mcprelay-rules.yml" || fail=1
+	fi
+done
+
 echo "==== RPM package"
 if command -v rpmbuild >/dev/null 2>&1; then
 	sh "$here/build-rpm.sh" "$tarball" "$out" || fail=1

@@ -3,6 +3,14 @@
 # and RPM builds: make deb, make rpm, make package-check (docs/packaging.md).
 mcprelayconfdir = $(sysconfdir)/mcprelay
 
+# Monitoring: the Grafana dashboard and the Prometheus alerting rules
+# (tests/integration/monitoring.test.mjs checks both against the metrics).
+grafanadir = $(datadir)/mcprelay/grafana
+dist_grafana_DATA = packaging/grafana/mcprelay.json
+prometheusdir = $(datadir)/mcprelay/prometheus
+dist_prometheus_DATA = packaging/prometheus/mcprelay-rules.yml \
+	packaging/prometheus/mcprelay-rules.test.yml
+
 EXTRA_DIST += packaging/check.sh packaging/build-deb.sh \
 	packaging/build-rpm.sh \
 	packaging/debian/changelog packaging/debian/control \

@@ -34,6 +34,9 @@ EXTRA_DIST += tests/integration/demo-server.test.sh tests/integration/run.sh \
 	tests/integration/pagination.test.mjs \
 	tests/integration/reload.test.mjs \
 	tests/integration/ctl.test.mjs \
+	tests/integration/doctor.test.mjs \
+	tests/integration/monitoring.test.mjs \
+	tests/integration/haproxy.test.mjs \
 	tests/integration/control.test.mjs \
 	tests/integration/remote-http.test.mjs \
 	tests/integration/remote-sse.test.mjs \
