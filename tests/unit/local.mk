@@ -2,6 +2,7 @@
 UNIT_TESTS = \
 	tests/unit/test_retry \
 	tests/unit/test_retry_run \
+	tests/unit/test_retry_rules \
 	tests/unit/test_breaker \
 	tests/unit/test_jsonrpc \
 	tests/unit/test_ndjson \
@@ -22,6 +23,8 @@ tests_unit_test_retry_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_retry_LDADD = $(UNIT_LIBS)
 tests_unit_test_retry_run_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_retry_run_LDADD = $(UNIT_LIBS)
+tests_unit_test_retry_rules_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_retry_rules_LDADD = $(UNIT_LIBS)
 tests_unit_test_breaker_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_breaker_LDADD = $(UNIT_LIBS)
 tests_unit_test_jsonrpc_CFLAGS = $(UNIT_CFLAGS)
