@@ -8,6 +8,7 @@ UNIT_TESTS = \
 	tests/unit/test_ndjson \
 	tests/unit/test_sse \
 	tests/unit/test_config \
+	tests/unit/test_config_rules \
 	tests/unit/test_upstream_stdio \
 	tests/unit/test_listen_unix \
 	tests/unit/test_http_client \
@@ -35,6 +36,8 @@ tests_unit_test_sse_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_sse_LDADD = $(UNIT_LIBS)
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = $(UNIT_LIBS)
+tests_unit_test_config_rules_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_rules_LDADD = $(UNIT_LIBS)
 tests_unit_test_upstream_stdio_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_upstream_stdio_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_listen_unix_CFLAGS = $(UNIT_CFLAGS)
