@@ -1343,9 +1343,16 @@ bool
 config_server_equal(const struct config_server *a,
     const struct config_server *b)
 {
+	struct config_server	x = *a, y = *b;
+
+	/* Retry rules and tool settings are read per request: a reload
+	 * hands them to the running server, no restart needed. */
+	x.retry.rules = y.retry.rules = NULL;
+	x.tools = y.tools = NULL;
+	x.ntools = y.ntools = 0;
 	return strcmp(a->name, b->name) == 0 &&
 	    a->trust_annotations_set == b->trust_annotations_set &&
-	    cfg_equal_keys(server_keys, a, b);
+	    cfg_equal_keys(server_keys, &x, &y);
 }
 
 /* Appends to buf as far as it goes; *off may pass len (then it is full). */

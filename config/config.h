@@ -276,7 +276,10 @@ const struct config_tool *config_tool_find(const struct config_server *,
  * -1 when neither says (annotations decide). */
 int		 config_tool_idempotent(const struct config_server *,
 		    const char *tool);
-/* True when two servers have the same name and settings (for reload). */
+/*
+ * True when two servers have the same name and settings (for reload: the
+ * running server takes the new copy), retry rules and tool settings aside.
+ */
 bool		 config_server_equal(const struct config_server *,
 		    const struct config_server *);
 

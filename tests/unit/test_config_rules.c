@@ -195,18 +195,25 @@ START_TEST(test_rules_match_tool_then_server_then_defaults)
 }
 END_TEST
 
-START_TEST(test_rules_are_part_of_server_equality_and_dump)
+START_TEST(test_rules_reload_without_a_restart_and_are_dumped)
 {
 	struct config		*a = load_ok(full_text), *b;
 	struct json_object	*dump, *o;
 	char			*text = strdup(full_text), *p;
 
-	/* Same rules on other lines are equal; another action is not. */
-	b = load_ok(full_text);
-	ck_assert(config_server_equal(&a->servers[0], &b->servers[0]));
-	config_free(b);
+	/* Other rules and tool settings keep the server running... */
 	p = strstr(text, "action: trip");
 	memcpy(p, "action: fail", 12);
+	p = strstr(text, "timeout: 2m");
+	memcpy(p, "timeout: 3m", 11);
+	b = load_ok(text);
+	ck_assert(config_server_equal(&a->servers[0], &b->servers[0]));
+	ck_assert_int_eq(b->servers[0].retry.rules->v[1].action,
+	    RETRY_RULE_FAIL);
+	config_free(b);
+	/* ... other retry settings do not. */
+	p = strstr(text, "max_retries: 4");
+	memcpy(p, "max_retries: 5", 14);
 	b = load_ok(text);
 	ck_assert(!config_server_equal(&a->servers[0], &b->servers[0]));
 	config_free(b);
@@ -456,7 +463,7 @@ config_rules_suite(void)
 
 	tcase_add_test(tc, test_rules_load_in_every_scope);
 	tcase_add_test(tc, test_rules_match_tool_then_server_then_defaults);
-	tcase_add_test(tc, test_rules_are_part_of_server_equality_and_dump);
+	tcase_add_test(tc, test_rules_reload_without_a_restart_and_are_dumped);
 	tcase_add_test(tc, test_bad_regex_points_at_the_error);
 	tcase_add_test(tc, test_unknown_class_and_action_suggest);
 	tcase_add_test(tc, test_rule_after_catch_all_is_unreachable);
