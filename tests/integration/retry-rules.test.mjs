@@ -140,7 +140,7 @@ itest('fail: a matching rule returns the error at once', async (t) => {
 	assert.equal(st.rules.actions.fail, 2);
 });
 
-itest('fallback: a rule sends an overloaded server\'s call to its fallback',
+itest('fallback: rules send an overloaded server\'s calls to its fallback',
     async (t) => {
 	const dir = tmpdir(t);
 	const execA = path.join(dir, 'exec-a.log');
@@ -148,10 +148,16 @@ itest('fallback: a rule sends an overloaded server\'s call to its fallback',
 	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
 		servers: {
 			a: demoServer(['--name', 'a', '--exec-log', execA,
-			    '--rpc-error', 'echo:0:-32000:overloaded'], {
+			    '--rpc-error', 'echo:0:-32000:overloaded',
+			    '--tool-error', 'add:1:busy, try elsewhere'], {
 				fallback: 'b',
-				retry: { rules: [{ name: 'overloaded',
-				    jsonrpc_code: -32000, action: 'fallback' }] },
+				retry: { rules: [
+					{ name: 'overloaded',
+					    jsonrpc_code: -32000,
+					    action: 'fallback' },
+					{ name: 'busy', result_error: true,
+					    message: '^busy', action: 'fallback' },
+				] },
 			}),
 			b: demoServer(['--name', 'b', '--exec-log', execB]),
 		},
@@ -159,14 +165,80 @@ itest('fallback: a rule sends an overloaded server\'s call to its fallback',
 	await waitFor(() => logLines(d, /server [ab]: \w+ -> ready/).length >= 2,
 	    { message: 'both servers to be ready' });
 	const s = await initialize(d.mcpUrl('a'));
+	// A JSON-RPC error and a tool error, each answered by b.
 	assert.equal(toolText(await s.callTool('echo', { text: 'fb' })), 'fb');
-	assert.equal(readJsonLines(execA).length, 1);
-	assert.deepEqual(readJsonLines(execB).map((x) => x.args),
-	    [{ text: 'fb' }]);
-	assert.equal(logLines(d, /server a: a retry rule asks; tool 'echo' goes to fallback server b/).length, 1);
-	// a stays up: its other tools are its own.
 	assert.equal(toolText(await s.callTool('add', { a: 1, b: 2 })), '3');
-	assert.equal(readJsonLines(execA).length, 2);
+	assert.deepEqual(readJsonLines(execA).map((x) => x.tool),
+	    ['echo', 'add']);
+	assert.deepEqual(readJsonLines(execB).map((x) => [x.tool, x.args]),
+	    [['echo', { text: 'fb' }], ['add', { a: 1, b: 2 }]]);
+	assert.equal(logLines(d, /server a: a retry rule asks; tool '(echo|add)' goes to fallback server b/).length, 2);
+	// a stays up: once add stops failing, a answers it itself.
+	assert.equal(toolText(await s.callTool('add', { a: 2, b: 2 })), '4');
+	assert.equal(readJsonLines(execA).length, 3);
+	assert.equal(readJsonLines(execB).length, 2);
+	const st = JSON.parse((await ctl(d, 'stats', 'a', '--json')).stdout);
+	assert.deepEqual(st.rules.matches, { overloaded: 1, busy: 1 });
+	assert.equal(st.requests.fallbacks, 2);
+});
+
+itest('connect failures: a rule\'s delays, or no retry at all',
+    async (t) => {
+	const dir = tmpdir(t);
+	const f = (n) => path.join(dir, n);
+	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
+		servers: {
+			slow: demoServer(['--fail-starts', 2, '--state-file',
+			    f('state-slow'), '--starts-log', f('starts-slow')], {
+				retry: { rules: [{ name: 'spawn-slowly',
+				    class: 'upstream_exit', action: 'retry',
+				    initial_delay: '0.6s', backoff_factor: 1,
+				    jitter: false }] },
+			}),
+			never: demoServer(['--fail-starts', 100, '--state-file',
+			    f('state-never'), '--starts-log', f('starts-never')], {
+				retry: { rules: [{ name: 'give-up',
+				    class: 'upstream_exit', action: 'fail' }] },
+				// No half-open probe during the test.
+				circuit_breaker: { open_duration: '60s',
+				    max_open_duration: '60s' },
+			}),
+		},
+	}) });
+	await waitFor(() => logLines(d, /server slow: \w+ -> ready/).length > 0,
+	    { message: 'server slow to be ready', timeout: 10000 });
+	const starts = readJsonLines(f('starts-slow')).map((x) => x.time);
+	assert.equal(starts.length, 3);
+	for (let i = 1; i < 3; i++)
+		assert.ok(starts[i] - starts[i - 1] >= 0.55,
+		    `start ${i + 1} came ${starts[i] - starts[i - 1]} s after`);
+	assert.equal(logLines(d, /server slow: .*\[upstream_exit\]; retry \d of 3 in 0\.60s \(rule 'spawn-slowly'\)/).length, 2);
+	await waitFor(() => logLines(d, /server never: \w+ -> failed/).length > 0,
+	    { message: 'server never to fail' });
+	assert.equal(readJsonLines(f('starts-never')).length, 1, 'not retried');
+	assert.equal(logLines(d, /server never: .*\[upstream_exit\]; not retried \(rule 'give-up'\)/).length, 1);
+});
+
+itest('trip on a crash: the server fails fast instead of reconnecting',
+    async (t) => {
+	const dir = tmpdir(t);
+	const starts = path.join(dir, 'starts.log');
+	const d = await demoDaemon(t, dir, ['--exit-during', 'increment',
+	    '--starts-log', starts], {
+		retry: { rules: [{ name: 'crash', class: 'upstream_exit',
+		    action: 'trip' }] },
+		circuit_breaker: { failure_threshold: 1, open_duration: '60s',
+		    max_open_duration: '60s' },
+	});
+	const s = await initialize(d.mcpUrl('demo'));
+	const r = await s.request('tools/call', { name: 'increment',
+	    arguments: {} });
+	assert.equal(r.error?.code, ERR.MAYBE_RAN, 'trip does not retry it');
+	const e = await s.request('tools/call', { name: 'echo',
+	    arguments: { text: 'x' } });
+	assert.equal(e.error?.code, ERR.CIRCUIT_OPEN);
+	assert.equal(logLines(d, /server demo: ready -> failed \(circuit breaker opened by a retry rule\)/).length, 1);
+	assert.equal(readJsonLines(starts).length, 1, 'no reconnect');
 });
 
 itest('trip: errors the breaker would not count open it', async (t) => {
