@@ -701,8 +701,16 @@ cfg_equal_defaults(const struct cfg_key *k, const void *a, const void *b)
 	return cfg_t_section.equal(k, a, b);
 }
 
+/* Its retry.rules are the only thing in it to free. */
+static void
+cfg_free_defaults(const struct cfg_key *k, void *base)
+{
+	cfg_t_section.free(k, base);
+}
+
 static const struct cfg_type cfg_t_defaults = {
-	cfg_set_defaults, cfg_dump_defaults, NULL, cfg_equal_defaults, false
+	cfg_set_defaults, cfg_dump_defaults, cfg_free_defaults,
+	cfg_equal_defaults, false
 };
 /* Dumped, freed and compared by hand: an array, not a field. */
 static const struct cfg_type cfg_t_servers = {
