@@ -746,7 +746,8 @@ cfg_equal_tools(const struct cfg_key *k, const void *a, const void *b)
 {
 	struct config_tool *const	*x = CFIELD(a, k), *const *y =
 					    CFIELD(b, k);
-	const size_t			*nx = CCOUNT(a, k), *ny = CCOUNT(b, k);
+	const size_t			*nx = CCOUNT(a, k);
+	const size_t			*ny = CCOUNT(b, k);
 	size_t				 i;
 
 	if (*nx != *ny)

@@ -944,8 +944,9 @@ control_rules_test(struct control_conn *c, struct json_object *id,
 	}
 	if (ev.class == NULL && !ev.has_code && ev.http_status == 0 &&
 	    result_error == NULL) {
-		control_error(c, id, JSONRPC_INVALID_PARAMS, "give the failure: "
-		    "class, http_status, jsonrpc_code or result_error", NULL);
+		control_error(c, id, JSONRPC_INVALID_PARAMS, "give the "
+		    "failure: class, http_status, jsonrpc_code or "
+		    "result_error", NULL);
 		return;
 	}
 	ev.tool = tool;

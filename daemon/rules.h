@@ -50,13 +50,18 @@ void		 rules_policy_from_config(struct retry_policy *,
 void		 rules_base_policy(const struct config_server *,
 		    const char *class, struct retry_policy *);
 
+/*
+ * rule is NULL when none matched; scope is "tool", "server" or "defaults"
+ * and index the rule's place in that list; hint is in seconds (-1: none);
+ * policy is the rule's effective policy, base the server's before it.
+ */
 struct rules_decision {
-	const struct retry_rule	*rule;		/* NULL: no rule matched */
-	const char		*scope;		/* "tool", "server", "defaults" */
-	size_t			 index;		/* in its scope's list */
-	double			 hint;		/* seconds, -1 for none */
-	struct retry_policy	 policy;	/* retry: the effective policy */
-	struct retry_policy	 base;		/* before the rule's fields */
+	const struct retry_rule	*rule;
+	const char		*scope;
+	size_t			 index;
+	double			 hint;
+	struct retry_policy	 policy;
+	struct retry_policy	 base;
 };
 
 /* Fills d; true when a rule matched ev (tool and class from ev). */
