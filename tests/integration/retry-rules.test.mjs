@@ -457,6 +457,17 @@ itest('mcprelayctl rules and rules test', async (t) => {
 		'delays:  20.00s 20.00s (max_retries 2, jitter none)',
 		''].join('\n'));
 
+	r = await ctl(d, 'rules', 'test', 'demo', 'echo', '--class',
+	    'timeout');
+	assert.equal(r.code, 0, r.stderr);
+	assert.equal(r.stdout, [
+		'server demo, tool echo: class timeout',
+		`rule:    echo-timeout (tool #1, ${o(/name: echo-timeout/)}): ` +
+		    'class=timeout',
+		'action:  fail',
+		'outcome: fail: the client gets the error at once',
+		''].join('\n'));
+
 	r = await ctl(d, 'rules', 'test', 'demo', 'increment', '--class',
 	    'reset', '--json');
 	assert.equal(r.code, 0, r.stderr);
