@@ -6,6 +6,7 @@ libmcpcommon_a_SOURCES = \
 	common/xmalloc.c common/xmalloc.h common/compat-queue.h \
 	common/retry.c common/retry.h \
 	common/retry-run.c common/retry-run.h \
+	common/retry-rules.c common/retry-rules.h \
 	common/breaker.c common/breaker.h \
 	common/jsonrpc.c common/jsonrpc.h \
 	common/ndjson.c common/ndjson.h \

@@ -27,6 +27,7 @@ struct ynode {
 	int		  col;
 	char		 *text;		/* scalar */
 	bool		  null;		/* plain "", "~" or "null" */
+	bool		  quoted;	/* not a plain scalar */
 	struct ynode	**child;	/* map: key, value, key, value, ... */
 	size_t		  nchild;
 	size_t		  cap;
@@ -151,7 +152,10 @@ struct cfg_check {
 extern const struct cfg_type cfg_t_string, cfg_t_url, cfg_t_bool, cfg_t_int,
     cfg_t_double, cfg_t_duration, cfg_t_size, cfg_t_mode, cfg_t_enum,
     cfg_t_name, cfg_t_strlist, cfg_t_env, cfg_t_headers, cfg_t_classlist,
-    cfg_t_section, cfg_t_unix, cfg_t_listen;
+    cfg_t_section, cfg_t_unix, cfg_t_listen, cfg_t_rules, cfg_t_tools;
+
+/* retry's backoff keys (config.c), in RETRY_RULE_P_* bit order. */
+extern const struct cfg_key cfg_retry_keys[];
 
 /* A scalar's text with ${VAR} expanded, or NULL after an error. */
 char		*cfg_text(struct cfg_load *, const struct ynode *,
@@ -189,5 +193,7 @@ const struct cfg_mark *cfg_mark_find(const struct cfg_scope *,
 
 /* config-check.c: rules between values, after every scope is merged. */
 void		 config_check(struct cfg_load *);
+/* config-rules.c: retry rules against the tools they aim at. */
+void		 config_rules_check(struct cfg_load *);
 
 #endif

@@ -163,6 +163,7 @@ ytree_node(struct ytree *t, yaml_event_t *ev, int depth)
 		n = ynode_new(YNODE_SCALAR, &m);
 		n->text = xstrdup((char *)ev->data.scalar.value);
 		n->null = ytree_is_null(ev);
+		n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
 		break;
 	case YAML_MAPPING_START_EVENT:
 	case YAML_SEQUENCE_START_EVENT:

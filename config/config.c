@@ -474,7 +474,7 @@ static const struct cfg_range range_duration_positive = { 0.001, INFINITY };
 static const struct cfg_range range_backoff = { 1, INFINITY };
 static const struct cfg_range range_unit = { 0, 1 };
 
-static const struct cfg_key retry_keys[] = {
+const struct cfg_key cfg_retry_keys[] = {
 	CFG_FIELD("max_retries", struct config_retry, max_retries,
 	    &cfg_t_int, NULL, 0),
 	CFG_FIELD("initial_delay", struct config_retry, initial_delay,
@@ -492,6 +492,29 @@ static const struct cfg_key retry_keys[] = {
 	    &cfg_t_duration, NULL, 0),
 	CFG_FIELD("deadline", struct config_retry, deadline, &cfg_t_duration,
 	    NULL, 0),
+	CFG_END
+};
+
+/* The retry block: the backoff keys and the rules. */
+static const struct cfg_key retry_section_keys[] = {
+	CFG_FIELD("max_retries", struct config_retry, max_retries,
+	    &cfg_t_int, NULL, 0),
+	CFG_FIELD("initial_delay", struct config_retry, initial_delay,
+	    &cfg_t_duration, NULL, 0),
+	CFG_FIELD("max_delay", struct config_retry, max_delay,
+	    &cfg_t_duration, NULL, 0),
+	CFG_FIELD("backoff_factor", struct config_retry, backoff_factor,
+	    &cfg_t_double, &range_backoff, 0),
+	CFG_FIELD("jitter", struct config_retry, jitter, &cfg_t_bool, NULL, 0),
+	CFG_FIELD("jitter_factor", struct config_retry, jitter_factor,
+	    &cfg_t_double, &range_unit, 0),
+	CFG_FIELD("jitter_mode", struct config_retry, jitter_mode,
+	    &cfg_t_name, &enum_jitter_mode, 0),
+	CFG_FIELD("attempt_timeout", struct config_retry, attempt_timeout,
+	    &cfg_t_duration, NULL, 0),
+	CFG_FIELD("deadline", struct config_retry, deadline, &cfg_t_duration,
+	    NULL, 0),
+	CFG_FIELD("rules", struct config_retry, rules, &cfg_t_rules, NULL, 0),
 	CFG_END
 };
 
@@ -524,7 +547,7 @@ static const struct cfg_type cfg_t_class_retry = {
 
 /* The keys of "defaults", which every server may override too. */
 #define CFG_POLICY_KEYS(T)						\
-	CFG_FIELD("retry", T, retry, &cfg_t_section, retry_keys, 0),	\
+	CFG_FIELD("retry", T, retry, &cfg_t_section, retry_section_keys, 0), \
 	CFG_FIELD("retry_on", T, retry_on, &cfg_t_classlist, NULL, 0),	\
 	CFG_FIELD("retry_by_class", T, retry_by_class,			\
 	    &cfg_t_class_retry, NULL, 0),				\
@@ -591,6 +614,8 @@ static const struct cfg_key server_keys[] = {
 	    nidempotent_tools, &cfg_t_strlist, NULL, CFG_NONEMPTY),
 	CFG_FIELD("fallback", struct config_server, fallback, &cfg_t_string,
 	    NULL, CFG_NONEMPTY),
+	CFG_LIST("tools", struct config_server, tools, ntools, &cfg_t_tools,
+	    NULL, 0),
 	CFG_POLICY_KEYS(struct config_server),
 	CFG_END
 };
@@ -685,8 +710,16 @@ cfg_equal_defaults(const struct cfg_key *k, const void *a, const void *b)
 	return cfg_t_section.equal(k, a, b);
 }
 
+/* Its retry.rules are the only thing in it to free. */
+static void
+cfg_free_defaults(const struct cfg_key *k, void *base)
+{
+	cfg_t_section.free(k, base);
+}
+
 static const struct cfg_type cfg_t_defaults = {
-	cfg_set_defaults, cfg_dump_defaults, NULL, cfg_equal_defaults, false
+	cfg_set_defaults, cfg_dump_defaults, cfg_free_defaults,
+	cfg_equal_defaults, false
 };
 /* Dumped, freed and compared by hand: an array, not a field. */
 static const struct cfg_type cfg_t_servers = {
@@ -853,7 +886,7 @@ cfg_set_class_retry(struct cfg_load *L, const struct cfg_key *k,
 		if (cfg_want_map(L, cvn, cpath)) {
 			L->cur->class_given[c] = true;
 			L->in_class_block = true;
-			cfg_parse_map(L, ckn, cvn, retry_keys,
+			cfg_parse_map(L, ckn, cvn, cfg_retry_keys,
 			    &L->cur->class_raw[c], cpath);
 			L->in_class_block = false;
 		}
@@ -872,7 +905,7 @@ cfg_class_apply(struct config_retry *eff, bool *set, struct cfg_scope *S,
 	const struct cfg_key		*k;
 	const struct cfg_mark		*m;
 
-	for (k = retry_keys; k->name != NULL; k++) {
+	for (k = cfg_retry_keys; k->name != NULL; k++) {
 		if ((m = cfg_mark_find(from, CFIELD(raw, k))) == NULL)
 			continue;
 		memcpy(FIELD(eff, k), CFIELD(raw, k), k->size);
@@ -895,10 +928,11 @@ cfg_class_retry_build(struct config_retry *retry, struct config_retry *eff,
 
 	for (c = 0; c < FAIL_NCLASSES; c++) {
 		eff[c] = *retry;
+		eff[c].rules = NULL;
 		set[c] = false;
 		if (!S->class_given[c] && (D == NULL || !D->class_given[c]))
 			continue;
-		for (k = retry_keys; k->name != NULL; k++) {
+		for (k = cfg_retry_keys; k->name != NULL; k++) {
 			if ((m = cfg_mark_find(S, FIELD(retry, k))) != NULL)
 				cfg_scope_put(S, FIELD(&eff[c], k), m);
 		}
@@ -921,7 +955,7 @@ cfg_dump_class_retry(const struct cfg_key *k, const void *base)
 	for (c = 0; c < FAIL_NCLASSES; c++) {
 		if (set[c])
 			json_object_object_add(o, fail_class_names[c],
-			    cfg_dump_keys(retry_keys, &eff[c]));
+			    cfg_dump_keys(cfg_retry_keys, &eff[c]));
 	}
 	return o;
 }
@@ -936,7 +970,8 @@ cfg_equal_class_retry(const struct cfg_key *k, const void *a, const void *b)
 	xs = (const bool *)((const char *)a + k->off + k->size);
 	ys = (const bool *)((const char *)b + k->off + k->size);
 	for (c = 0; c < FAIL_NCLASSES; c++) {
-		if (xs[c] != ys[c] || !cfg_equal_keys(retry_keys, &x[c], &y[c]))
+		if (xs[c] != ys[c] ||
+		    !cfg_equal_keys(cfg_retry_keys, &x[c], &y[c]))
 			return false;
 	}
 	return true;
@@ -1053,6 +1088,7 @@ cfg_server_init(struct config_server *s, const char *name,
     const struct config_policy *d)
 {
 	const struct cfg_key	*k, *sk;
+	int			 c;
 
 	memset(s, 0, sizeof *s);
 	s->name = xstrdup(name);
@@ -1072,6 +1108,11 @@ cfg_server_init(struct config_server *s, const char *name,
 	}
 	memcpy(s->retry_by_class_set, d->retry_by_class_set,
 	    sizeof s->retry_by_class_set);
+	/* Rules are not copied: the defaults' list is chained after. */
+	s->retry.rules = NULL;
+	for (c = 0; c < FAIL_NCLASSES; c++)
+		s->retry_by_class[c].rules = NULL;
+	s->tools = xcalloc(1, sizeof *s->tools);
 }
 
 static const char *
@@ -1208,6 +1249,7 @@ config_load_string(const char *text, size_t len, const char *name,
 	cfg_parse_servers(&L);
 	L.cur = NULL;
 	config_check(&L);
+	config_rules_check(&L);
 	ynode_free(root);
 	cfg_load_free(&L);
 	if (L.nerrors > 0) {
@@ -1318,9 +1360,16 @@ bool
 config_server_equal(const struct config_server *a,
     const struct config_server *b)
 {
+	struct config_server	x = *a, y = *b;
+
+	/* Retry rules and tool settings are read per request: a reload
+	 * hands them to the running server, no restart needed. */
+	x.retry.rules = y.retry.rules = NULL;
+	x.tools = y.tools = NULL;
+	x.ntools = y.ntools = 0;
 	return strcmp(a->name, b->name) == 0 &&
 	    a->trust_annotations_set == b->trust_annotations_set &&
-	    cfg_equal_keys(server_keys, a, b);
+	    cfg_equal_keys(server_keys, &x, &y);
 }
 
 /* Appends to buf as far as it goes; *off may pass len (then it is full). */

@@ -16,6 +16,7 @@
 #include "log.h"
 
 struct json_object;
+struct retry_rules;
 
 /*
  * Why an upstream request failed.  The daemon classifies failures with the
@@ -49,6 +50,13 @@ struct config_retry {
 	const char	*jitter_mode;
 	double		 attempt_timeout;	/* 0 = none */
 	double		 deadline;		/* 0 = none */
+	/*
+	 * retry.rules as written in this scope (common/retry-rules.h), NULL
+	 * for none.  Owned by the scope's retry block; never inherited: a
+	 * server's effective list is its tool's, its own, then the
+	 * defaults' (default_rules).  Always NULL in retry_by_class.
+	 */
+	struct retry_rules *rules;
 };
 
 /* common/breaker.h's fields plus the switch that turns the breaker off. */
@@ -117,6 +125,20 @@ enum config_session_mode {
 
 const char	*config_server_type_name(enum config_server_type);
 
+/* servers.NAME.tools.TOOL: settings of one tool. */
+struct config_tool {
+	char			*name;
+	double			 timeout;	/* 0 = request_timeout */
+	bool			 idempotent;
+	bool			 idempotent_set; /* overrides annotations */
+	bool			 queue;		/* true: wait for a reconnect */
+	struct config_tool_retry {
+		struct retry_rules *rules;	/* NULL = none; owned */
+	}			 retry;
+	int			 line;
+	int			 col;
+};
+
 /*
  * Lists are never NULL: counted, and NULL-terminated too (headers end with
  * an entry whose name is NULL), so args and env go straight to execve().
@@ -144,6 +166,10 @@ struct config_server {
 	char				**idempotent_tools;
 	size_t				 nidempotent_tools;
 	char				*fallback;	/* NULL = none */
+	struct config_tool		*tools;		/* tools: TOOL: ... */
+	size_t				 ntools;
+	/* The defaults' retry.rules (borrowed from the same config). */
+	const struct retry_rules	*default_rules;
 
 	/* struct config_policy's fields, merged over the defaults. */
 	struct config_retry		 retry;
@@ -251,7 +277,17 @@ void		 config_free(struct config *);
 
 const struct config_server *config_server_find(const struct config *,
 		    const char *name);
-/* True when two servers have the same name and settings (for reload). */
+/* The tool's settings, or NULL when servers.NAME.tools does not name it. */
+const struct config_tool *config_tool_find(const struct config_server *,
+		    const char *tool);
+/* Declared idempotent: tools.TOOL.idempotent, else idempotent_tools;
+ * -1 when neither says (annotations decide). */
+int		 config_tool_idempotent(const struct config_server *,
+		    const char *tool);
+/*
+ * True when two servers have the same name and settings (for reload: the
+ * running server takes the new copy), retry rules and tool settings aside.
+ */
 bool		 config_server_equal(const struct config_server *,
 		    const struct config_server *);
 
@@ -272,6 +308,10 @@ const char	*config_control_socket(const struct config *, char *buf,
  * it does not (callers exit 78, EX_CONFIG).
  */
 int		 config_check_file(const char *path, FILE *out, FILE *err);
+
+/* One rule as the config dump and the control socket show it (new). */
+struct retry_rule;
+struct json_object *config_rule_json(const struct retry_rule *);
 
 /* One line: "valid: 2 servers (demo, weather), http 127.0.0.1:8931, ..." */
 void		 config_summary(const struct config *, char *buf, size_t len);

@@ -104,6 +104,9 @@ int	cmd_server_action(const struct ctl_cmd *, int, char **);
 int	cmd_reload(const struct ctl_cmd *, int, char **);
 int	cmd_show_config(const struct ctl_cmd *, int, char **);
 
+/* cmd-rules.c: rules, rules test. */
+int	cmd_rules(const struct ctl_cmd *, int, char **);
+
 /* cmd-watch.c */
 int	cmd_watch(const struct ctl_cmd *, int, char **);
 

@@ -4,5 +4,5 @@ mcprelayctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(YAML_CFLAGS) \
 	$(OPENSSL_CFLAGS)
 mcprelayctl_SOURCES = ctl/mcprelayctl.c ctl/ctl.h ctl/ctl-client.c \
 	ctl/cmd-config.c ctl/cmd-connect.c ctl/cmd-server.c ctl/cmd-status.c \
-	ctl/cmd-watch.c ctl/cmd-doctor.c
+	ctl/cmd-rules.c ctl/cmd-watch.c ctl/cmd-doctor.c
 mcprelayctl_LDADD = $(CONFIG_LIBS) $(COMMON_LIBS) $(OPENSSL_LIBS)

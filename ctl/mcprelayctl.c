@@ -34,6 +34,12 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "print the running configuration, secrets redacted" },
 	{ "metrics", NULL, cmd_metrics, CTL_OPTS,
 	    "print Prometheus metrics" },
+	{ "rules", NULL, cmd_rules, "SERVER [TOOL] " CTL_OPTS "\n"
+	    "       mcprelayctl rules test SERVER TOOL|- --class CLASS | "
+	    "--http-status N |\n"
+	    "           --jsonrpc-code N [--message TEXT] | --result-error "
+	    "TEXT\n           [--method METHOD] " CTL_OPTS,
+	    "show a server's retry rules, or what they do with a failure" },
 	{ "check-config", NULL, cmd_check_config, "FILE",
 	    "check a configuration file" },
 	{ "doctor", NULL, cmd_doctor, "[--config FILE] [--timeout DURATION]",

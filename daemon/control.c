@@ -34,6 +34,7 @@
 #include "metrics.h"
 #include "ndjson.h"
 #include "relay.h"
+#include "retry-rules.h"
 #include "router.h"
 #include "sockfile.h"
 #include "stats.h"
@@ -115,6 +116,10 @@ static void	control_subscribe(struct control_conn *, struct json_object *,
 		    struct json_object *);
 static void	control_metrics(struct control_conn *, struct json_object *,
 		    struct json_object *);
+static void	control_rules(struct control_conn *, struct json_object *,
+		    struct json_object *);
+static void	control_rules_test(struct control_conn *,
+		    struct json_object *, struct json_object *);
 
 static const struct control_method control_methods[] = {
 	{ "status", 0, control_status },
@@ -127,6 +132,8 @@ static const struct control_method control_methods[] = {
 	{ "config.show", 0, control_config_show },
 	{ "events.subscribe", 0, control_subscribe },
 	{ "metrics", 0, control_metrics },
+	{ "rules", 0, control_rules },
+	{ "rules.test", 0, control_rules_test },
 };
 
 #define CONTROL_NMETHODS	(sizeof control_methods / sizeof control_methods[0])
@@ -851,4 +858,105 @@ control_set_limits(struct control *ctl, size_t max_line, size_t max_output)
 {
 	ctl->max_line = max_line;
 	ctl->max_output = max_output;
+}
+
+/* params.KEY as a string, or NULL; -1 with an error answered if not one. */
+static int
+control_param_string(struct control_conn *c, struct json_object *id,
+    struct json_object *params, const char *key, const char **out)
+{
+	struct json_object	*v;
+	char			 msg[128];
+
+	*out = NULL;
+	if (!json_object_object_get_ex(params, key, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_string)) {
+		snprintf(msg, sizeof msg, "params.%s must be a string", key);
+		control_error(c, id, JSONRPC_INVALID_PARAMS, msg, NULL);
+		return -1;
+	}
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+static void
+control_rules(struct control_conn *c, struct json_object *id,
+    struct json_object *params)
+{
+	struct handler	*h;
+	const char	*tool;
+
+	if ((h = control_param_handler(c, id, params)) == NULL ||
+	    control_param_string(c, id, params, "tool", &tool) == -1)
+		return;
+	control_result(c, id, handler_rules_json(h, tool));
+}
+
+/* The dry run: what the rules would do with the failure in params. */
+static void
+control_rules_test(struct control_conn *c, struct json_object *id,
+    struct json_object *params)
+{
+	struct retry_event	 ev;
+	struct handler		*h;
+	struct json_object	*v;
+	const char		*tool, *method, *result_error, *message;
+	enum fail_class		 fc;
+	char			 msg[256];
+	int64_t			 n;
+
+	if ((h = control_param_handler(c, id, params)) == NULL ||
+	    control_param_string(c, id, params, "tool", &tool) == -1 ||
+	    control_param_string(c, id, params, "method", &method) == -1 ||
+	    control_param_string(c, id, params, "result_error",
+	    &result_error) == -1 ||
+	    control_param_string(c, id, params, "message", &message) == -1)
+		return;
+	memset(&ev, 0, sizeof ev);
+	if (control_param_string(c, id, params, "class", &ev.class) == -1)
+		return;
+	if (ev.class != NULL && fail_class_parse(ev.class, &fc) == -1) {
+		snprintf(msg, sizeof msg, "unknown error class '%.64s'",
+		    ev.class);
+		control_error(c, id, JSONRPC_INVALID_PARAMS, msg, NULL);
+		return;
+	}
+	if (json_object_object_get_ex(params, "jsonrpc_code", &v)) {
+		if (!json_object_is_type(v, json_type_int)) {
+			control_error(c, id, JSONRPC_INVALID_PARAMS,
+			    "params.jsonrpc_code must be an integer", NULL);
+			return;
+		}
+		ev.has_code = true;
+		ev.jsonrpc_code = (long)json_object_get_int64(v);
+	}
+	if (json_object_object_get_ex(params, "http_status", &v)) {
+		n = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || n < 100 ||
+		    n > 599) {
+			control_error(c, id, JSONRPC_INVALID_PARAMS,
+			    "params.http_status must be 100..599", NULL);
+			return;
+		}
+		ev.http_status = (int)n;
+	}
+	if (ev.class == NULL && !ev.has_code && ev.http_status == 0 &&
+	    result_error == NULL) {
+		control_error(c, id, JSONRPC_INVALID_PARAMS, "give the "
+		    "failure: class, http_status, jsonrpc_code or "
+		    "result_error", NULL);
+		return;
+	}
+	ev.tool = tool;
+	/* A tool's failure is a tools/call's; without either, a connect. */
+	ev.method = method != NULL ? method : tool != NULL ? "tools/call" :
+	    NULL;
+	if (result_error != NULL) {
+		ev.result_error = true;
+		ev.message = result_error;
+	} else
+		ev.message = message;
+	control_result(c, id, handler_rules_test_json(h, &ev));
 }

@@ -66,6 +66,12 @@ static const struct demo_opt_def {
 	  "K", "write one non-JSON line after the K-th request" },
 	{ "error-method", DEMO_OPT_STRING, O(error_method), 0,
 	  "METHOD", "answer METHOD with -32603 \"injected failure\"" },
+	{ "rpc-error", DEMO_OPT_STRING, O(rpc_error), 0,
+	  "TOOL:N:CODE[:MSG]", "the first N calls of TOOL (0: all) get "
+	  "JSON-RPC error CODE" },
+	{ "tool-error", DEMO_OPT_STRING, O(tool_error), 0,
+	  "TOOL:N:TEXT", "the first N calls of TOOL (0: all) return "
+	  "isError TEXT" },
 	{ "stderr-noise", DEMO_OPT_FLAG, O(stderr_noise), 0,
 	  "", "write a line to stderr per request" },
 	{ "http", DEMO_OPT_STRING, O(http), 0,
@@ -148,6 +154,8 @@ int
 demo_opts_parse(struct demo_opts *o, int argc, char *argv[])
 {
 	struct option	 longopts[DEMO_NOPTS + 3];
+	const char	*rest;
+	char		*end;
 	size_t		 i;
 	int		 c;
 
@@ -176,6 +184,19 @@ demo_opts_parse(struct demo_opts *o, int argc, char *argv[])
 		    demo_opt_defs[c - 256].name) == -1)
 			return 2;
 	}
+	if (o->rpc_error != NULL && (demo_fault_spec(o->rpc_error, NULL, 0,
+	    NULL, &rest) == -1 || strtol(rest, &end, 10) == 0 ||
+	    (*end != '\0' && *end != ':'))) {
+		fprintf(stderr, "mcprelay-demo-server: --rpc-error: expected "
+		    "TOOL:N:CODE[:MESSAGE], got '%s'\n", o->rpc_error);
+		return 2;
+	}
+	if (o->tool_error != NULL && demo_fault_spec(o->tool_error, NULL, 0,
+	    NULL, &rest) == -1) {
+		fprintf(stderr, "mcprelay-demo-server: --tool-error: expected "
+		    "TOOL:N:TEXT, got '%s'\n", o->tool_error);
+		return 2;
+	}
 	if (optind < argc || (o->fail_starts > 0 && o->state_file == NULL)) {
 		fprintf(stderr, "mcprelay-demo-server: %s\n",
 		    optind < argc ? "unexpected arguments" :
@@ -183,6 +204,32 @@ demo_opts_parse(struct demo_opts *o, int argc, char *argv[])
 		return 2;
 	}
 	return -1;
+}
+
+int
+demo_fault_spec(const char *spec, char *tool, size_t len, long *n,
+    const char **rest)
+{
+	const char	*c1, *c2;
+	char		*end;
+	long		 v;
+
+	if ((c1 = strchr(spec, ':')) == NULL || c1 == spec ||
+	    (c2 = strchr(c1 + 1, ':')) == NULL)
+		return -1;
+	v = strtol(c1 + 1, &end, 10);
+	if (end == c1 + 1 || end != c2 || v < 0)
+		return -1;
+	if (tool != NULL) {
+		if ((size_t)(c1 - spec) >= len)
+			return -1;
+		memcpy(tool, spec, (size_t)(c1 - spec));
+		tool[c1 - spec] = '\0';
+	}
+	if (n != NULL)
+		*n = v;
+	*rest = c2 + 1;
+	return 0;
 }
 
 /* One write() per line, so starts of concurrent servers never interleave. */

@@ -20,6 +20,8 @@ struct demo_opts {
 	long		 hang_after;
 	long		 garbage_after;
 	const char	*error_method;
+	const char	*rpc_error;	/* TOOL:N:CODE[:MESSAGE] */
+	const char	*tool_error;	/* TOOL:N:TEXT */
 	int		 stderr_noise;
 	const char	*http;		/* HOST:PORT: HTTP instead of stdio */
 	int		 conformance;	/* also serve demo-conformance.c */
@@ -28,6 +30,14 @@ struct demo_opts {
 
 /* Returns -1 to go on, else the exit status (--help, --version, misuse). */
 int	demo_opts_parse(struct demo_opts *, int, char *[]);
+
+/*
+ * Splits "TOOL:N:REST" (--rpc-error, --tool-error): the tool into tool, N
+ * (>= 0; 0 means every call) into *n, *rest after the second colon.  -1
+ * when spec does not have that shape.
+ */
+int	demo_fault_spec(const char *spec, char *tool, size_t len, long *n,
+	    const char **rest);
 
 /* Logs this start and applies --fail-starts: -1 to go on, else a status. */
 int	demo_faults_start(const struct demo_opts *);

@@ -151,6 +151,7 @@ struct demo_server {
 	size_t			 scanned;	/* input searched for LF */
 	int			 discarding;	/* inside an oversized line */
 	long			 requests, answers, counter;
+	long			 rpc_errors, tool_errors;	/* injected */
 	unsigned		 sampling_seq;
 	int			 client_sampling;
 	int			 log_level;
@@ -809,6 +810,38 @@ demo_exec_log(struct demo_server *d, struct demo_req *r, const char *name,
 	json_object_put(o);
 }
 
+/*
+ * --rpc-error and --tool-error: the first N calls of the tool fail (after
+ * the exec log line, so the test sees every execution).  A tool error is
+ * returned; a JSON-RPC error is set in r and NULL returned.  NULL and no
+ * error: the call runs.
+ */
+static json_object *
+demo_injected_tool_fault(struct demo_server *d, struct demo_req *r,
+    const char *name)
+{
+	const char	*rest;
+	char		 tool[128], *end;
+	long		 n, code;
+
+	if (d->opts->rpc_error != NULL && demo_fault_spec(d->opts->rpc_error,
+	    tool, sizeof tool, &n, &rest) == 0 && strcmp(tool, name) == 0 &&
+	    (n == 0 || d->rpc_errors < n)) {
+		d->rpc_errors++;
+		code = strtol(rest, &end, 10);
+		demo_fail(r, (int)code, NULL, "%s", *end == ':' ? end + 1 :
+		    "injected failure");
+		return NULL;
+	}
+	if (d->opts->tool_error != NULL && demo_fault_spec(d->opts->tool_error,
+	    tool, sizeof tool, &n, &rest) == 0 && strcmp(tool, name) == 0 &&
+	    (n == 0 || d->tool_errors < n)) {
+		d->tool_errors++;
+		return demo_text_result(rest, 1);
+	}
+	return NULL;
+}
+
 static json_object *
 method_tools_call(struct demo_server *d, struct demo_req *r)
 {
@@ -828,6 +861,11 @@ method_tools_call(struct demo_server *d, struct demo_req *r)
 		    "arguments must be an object");
 	args = args != NULL ? json_object_get(args) : json_object_new_object();
 	demo_exec_log(d, r, name, args);
+	if ((res = demo_injected_tool_fault(d, r, name)) != NULL ||
+	    r->code != 0) {
+		json_object_put(args);
+		return res;
+	}
 	if (d->opts->exit_during != NULL &&
 	    strcmp(d->opts->exit_during, name) == 0) {
 		r->deferred = 1;

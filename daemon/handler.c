@@ -25,6 +25,8 @@
 #include "log.h"
 #include "relay.h"
 #include "retry.h"
+#include "retry-rules.h"
+#include "rules.h"
 #include "stats.h"
 #include "session.h"
 #include "upstream.h"
@@ -101,6 +103,7 @@ struct handler {
 	int				 probing;	/* half-open attempt */
 	int				 fatal_errno;	/* spawn: not retried */
 	enum fail_class			 last_class;
+	int				 last_status;	/* HTTP, or 0 */
 	struct breaker			*breaker;
 	struct event			*timer;		/* the state's timer */
 	enum handler_era		 era;
@@ -116,6 +119,7 @@ struct handler {
 	struct request_list		 queue;
 	int				 nqueued;
 	struct request_list		 inflight;
+	struct request_list		 delayed;	/* retry rules' waits */
 	struct internal_list		 internal;
 	int				 lists_due;
 
@@ -129,6 +133,7 @@ struct handler {
 
 	struct retry_stats_table	 stats;
 	struct handler_counters		 counters;
+	struct rules_counts		 rules;
 
 	/* For stats and the control socket. */
 	int				 admin_disabled; /* handler_disable */
@@ -201,6 +206,11 @@ static void	handler_drain_check(struct handler *);
 static int	handler_spawn_error_is_fatal(int);
 static int	handler_close_is_fatal(enum upstream_close_reason, int);
 static enum fail_class handler_classify(enum upstream_close_reason, int);
+static void	handler_dispatch(struct handler *, struct request *);
+static void	handler_salvage_inflight(struct handler *);
+static void	handler_drop_transport(struct handler *);
+static int	handler_timeout_rules(struct handler *, struct request *,
+		    const char *);
 
 static struct json_object *handler_tool_schema_cb(void *, const char *);
 
@@ -349,6 +359,7 @@ handler_new(struct relay *relay, const struct config_server *cfg,
 	h->probe = evtimer_new(relay->base, handler_probe_timeout_cb, h);
 	TAILQ_INIT(&h->queue);
 	TAILQ_INIT(&h->inflight);
+	TAILQ_INIT(&h->delayed);
 	TAILQ_INIT(&h->internal);
 	h->subscriptions = json_object_new_object();
 	retry_stats_table_init(&h->stats);
@@ -396,6 +407,7 @@ handler_free(struct handler *h)
 	json_object_put(h->server_info);
 	json_object_put(h->subscriptions);
 	free(h->log_level);
+	rules_counts_free(&h->rules);
 	free(h->name);
 	free(h);
 }
@@ -1240,12 +1252,22 @@ handler_retry_safe(struct handler *h, struct request *r)
 			return 1;
 	if (strcmp(r->method, "tools/call") != 0 || r->tool == NULL)
 		return 0;
-	for (i = 0; i < (int)h->cfg->nidempotent_tools; i++)
-		if (strcmp(h->cfg->idempotent_tools[i], r->tool) == 0)
-			return 1;
+	/* tools.TOOL.idempotent, else idempotent_tools; then annotations. */
+	if ((i = config_tool_idempotent(h->cfg, r->tool)) != -1)
+		return i;
 	if (h->cfg->trust_annotations)
 		return handler_tool_annotated_safe(h, r->tool);
 	return 0;
+}
+
+/* tools.TOOL.timeout, else request_timeout. */
+static double
+handler_request_timeout(struct handler *h, struct request *r)
+{
+	const struct config_tool	*t = config_tool_find(h->cfg, r->tool);
+
+	return t != NULL && t->timeout > 0 ? t->timeout :
+	    h->cfg->request_timeout;
 }
 
 static void
@@ -1369,7 +1391,7 @@ handler_send_request(struct handler *h, struct request *r)
 	r->sent = 1;
 	TAILQ_INSERT_TAIL(&h->inflight, r, entry);
 	h->last_traffic = relay_now();
-	handler_request_timer_arm(h, r, h->cfg->request_timeout);
+	handler_request_timer_arm(h, r, handler_request_timeout(h, r));
 	if (upstream_send(h->up, s, len) == -1)
 		log_debug("server %s: send failed; the loss is handled when "
 		    "the transport reports it", h->name);
@@ -1442,6 +1464,12 @@ handler_fail_queue(struct handler *h, int code, const char *message)
 		request_cancel_timer(r);
 		handler_fail_request(h, r, code, message);
 	}
+	/* Waiting for a rule's retry is waiting too. */
+	while ((r = TAILQ_FIRST(&h->delayed)) != NULL) {
+		TAILQ_REMOVE(&h->delayed, r, entry);
+		request_cancel_timer(r);
+		handler_fail_request(h, r, code, message);
+	}
 }
 
 static void
@@ -1473,13 +1501,22 @@ handler_note_client_setup(struct handler *h, struct request *r)
 void
 handler_submit(struct handler *h, struct request *r)
 {
-	char	msg[768];
-
 	r->handler = h;
 	r->started = relay_now();
 	h->counters.requests++;
 	r->retry_safe = handler_retry_safe(h, r);
 	handler_note_client_setup(h, r);
+	handler_dispatch(h, r);
+}
+
+/* Send, queue or refuse r by the state (first time or a rule's retry). */
+static void
+handler_dispatch(struct handler *h, struct request *r)
+{
+	const struct config_tool	*t;
+	char				 msg[768];
+
+	r->where = REQUEST_NEW;
 	switch (h->state) {
 	case HANDLER_READY:
 		handler_send_request(h, r);
@@ -1487,6 +1524,14 @@ handler_submit(struct handler *h, struct request *r)
 	case HANDLER_CONNECTING:
 	case HANDLER_INITIALIZING:
 	case HANDLER_BACKOFF:
+		if ((t = config_tool_find(h->cfg, r->tool)) != NULL &&
+		    !t->queue) {
+			snprintf(msg, sizeof msg, "server '%s' is "
+			    "reconnecting and tool '%s' does not wait for it "
+			    "(queue: false): %s", h->name, r->tool, h->reason);
+			handler_fail_request(h, r, RELAY_ERR_UNAVAILABLE, msg);
+			return;
+		}
 		if (h->nqueued >= h->cfg->queue_limit) {
 			h->counters.queue_rejects++;
 			snprintf(msg, sizeof msg, "server '%s' is reconnecting "
@@ -1547,6 +1592,8 @@ handler_forget(struct handler *h, struct request *r)
 		h->nqueued--;
 	} else if (r->where == REQUEST_INFLIGHT)
 		TAILQ_REMOVE(&h->inflight, r, entry);
+	else if (r->where == REQUEST_DELAYED)
+		TAILQ_REMOVE(&h->delayed, r, entry);
 	r->where = REQUEST_NEW;
 	r->handler = NULL;
 	handler_drain_check(h);
@@ -1643,6 +1690,11 @@ handler_request_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (h == NULL)
 		return;
+	if (r->where == REQUEST_DELAYED) {
+		TAILQ_REMOVE(&h->delayed, r, entry);
+		handler_dispatch(h, r);
+		return;
+	}
 	if (r->where == REQUEST_QUEUED) {
 		h->counters.queue_timeouts++;
 		handler_forget(h, r);
@@ -1657,10 +1709,315 @@ handler_request_timer_cb(evutil_socket_t fd, short what, void *arg)
 	handler_send_cancel(h, r, "request timed out in mcprelayd");
 	handler_forget(h, r);
 	snprintf(msg, sizeof msg, "server '%s' did not answer %s within "
-	    "request_timeout (%.1fs)", h->name, r->method,
-	    h->cfg->request_timeout);
+	    "%s (%.1fs)", h->name, r->method,
+	    handler_request_timeout(h, r) != h->cfg->request_timeout ?
+	    "the tool's timeout" : "request_timeout",
+	    handler_request_timeout(h, r));
 	r->handler = h;
+	if (handler_timeout_rules(h, r, msg))
+		return;
 	handler_fail_request(h, r, RELAY_ERR_TIMEOUT, msg);
+}
+
+/* ---- retry rules ------------------------------------------------------ */
+
+static const char *
+handler_op_name(const struct request *r)
+{
+	return strcmp(r->method, "tools/call") == 0 ? "execute_tool" :
+	    strstr(r->method, "/list") != NULL ? "list_tools" : "request";
+}
+
+static const char *
+handler_rule_tool(const struct request *r)
+{
+	return strcmp(r->method, "tools/call") == 0 ? r->tool : NULL;
+}
+
+static void
+handler_request_what(const struct request *r, char *buf, size_t len)
+{
+	if (r->tool != NULL)
+		snprintf(buf, len, "tool '%s'", r->tool);
+	else
+		snprintf(buf, len, "%s", r->method);
+}
+
+/* The rule for ev, counted; false when none matched (built-in rules). */
+static bool
+handler_rule_decide(struct handler *h, const struct retry_event *ev,
+    struct rules_decision *d)
+{
+	if (!rules_decide(h->cfg, ev, d))
+		return false;
+	rules_counts_add(&h->rules, d->rule);
+	return true;
+}
+
+/* A failure of r as the rules see it. */
+static void
+handler_rule_event(struct request *r, struct retry_event *ev,
+    const char *class, int status, const char *message)
+{
+	memset(ev, 0, sizeof *ev);
+	ev->class = class;
+	ev->http_status = status;
+	ev->method = r->method;
+	ev->tool = handler_rule_tool(r);
+	ev->message = message;
+}
+
+/*
+ * A rule retries r: it waits on the delayed list for the rule's delay (or
+ * the error's hint), then is dispatched again.  -1, with nothing done,
+ * when the rule has no retries left for r.
+ */
+static int
+handler_rule_retry(struct handler *h, struct request *r,
+    const struct rules_decision *d, const char *why)
+{
+	struct retry_stats	*st;
+	char			 what[160];
+	double			 delay;
+
+	handler_request_what(r, what, sizeof what);
+	delay = retry_rule_delay(d->rule, &d->base, r->rule_retries,
+	    r->rule_prev_delay, d->hint, &h->relay->rng);
+	if (delay < 0) {
+		log_info("server %s: %s failed (%s); rule '%s' has no retries "
+		    "left (%u made)", h->name, what, why, d->rule->name,
+		    r->rule_retries);
+		return -1;
+	}
+	r->rule_retries++;
+	r->rule_prev_delay = delay;
+	h->counters.rule_retries++;
+	st = retry_stats_table_get(&h->stats, handler_op_name(r));
+	retry_stats_retry(st, delay);
+	events_retry(h->relay->events, h->name, "request", r->rule_retries,
+	    delay);
+	log_info("server %s: %s failed (%s); retrying in %.2fs%s (rule '%s', "
+	    "retry %u of %d)", h->name, what, why, delay,
+	    d->hint >= 0 ? " as the error asks" : "", d->rule->name,
+	    r->rule_retries, d->policy.max_retries);
+	r->where = REQUEST_DELAYED;
+	TAILQ_INSERT_TAIL(&h->delayed, r, entry);
+	if (r->timer == NULL)
+		r->timer = evtimer_new(h->relay->base,
+		    handler_request_timer_cb, r);
+	handler_timer_arm(r->timer, delay);
+	return 0;
+}
+
+/* A rule sends r to the fallback server: 0 when the router took it. */
+static int
+handler_rule_fallback(struct handler *h, struct request *r,
+    const struct retry_rule *rule, const char *why)
+{
+	char	what[160];
+
+	handler_request_what(r, what, sizeof what);
+	if (h->cbs->fallback != NULL && r->tool != NULL) {
+		r->handler = NULL;
+		r->where = REQUEST_NEW;
+		request_cancel_timer(r);
+		log_info("server %s: %s failed (%s); trying the fallback "
+		    "server (rule '%s')", h->name, what, why, rule->name);
+		if (h->cbs->fallback(h->cbarg, h, r) == 0)
+			return 0;
+		r->handler = h;
+	}
+	log_info("server %s: rule '%s' asks for a fallback for %s, but no "
+	    "fallback server offers it", h->name, rule->name, what);
+	return -1;
+}
+
+/*
+ * A rule counts a failure toward the breaker.  If that opens it while the
+ * server is connected, the connection is dropped and the server fails
+ * fast (and falls back) until the breaker's half-open probe succeeds.
+ */
+static void
+handler_trip(struct handler *h, const struct retry_rule *rule)
+{
+	double	now = relay_now();
+	char	why[256];
+
+	breaker_failure(h->breaker, now);
+	log_info("server %s: rule '%s' counts a failure toward the circuit "
+	    "breaker (%s)", h->name, rule->name,
+	    breaker_state_name(breaker_state(h->breaker, now)));
+	if (breaker_state(h->breaker, now) != BREAKER_OPEN ||
+	    h->state != HANDLER_READY || h->up == NULL)
+		return;
+	snprintf(why, sizeof why, "circuit breaker opened by retry rule "
+	    "'%s'", rule->name);
+	h->counters.disconnects++;
+	h->last_class = FAIL_RESET;
+	h->last_status = 0;
+	handler_drop_transport(h);
+	handler_set_state(h, HANDLER_FAILED, why);
+	handler_salvage_inflight(h);
+	handler_fail_queue(h, RELAY_ERR_CIRCUIT_OPEN, why);
+	handler_timer_arm(h->timer, breaker_retry_after(h->breaker, now));
+}
+
+/* The text of a tool result's text content, joined by newlines. */
+static void
+handler_result_text(struct json_object *result, char *buf, size_t len)
+{
+	struct json_object	*content, *item, *v;
+	size_t			 i, off = 0;
+	int			 n;
+
+	buf[0] = '\0';
+	if (!json_object_object_get_ex(result, "content", &content) ||
+	    !json_object_is_type(content, json_type_array))
+		return;
+	for (i = 0; i < json_object_array_length(content) && off < len; i++) {
+		item = json_object_array_get_idx(content, i);
+		if (!json_object_object_get_ex(item, "text", &v) ||
+		    !json_object_is_type(v, json_type_string))
+			continue;
+		n = snprintf(buf + off, len - off, "%s%s", off ? "\n" : "",
+		    json_object_get_string(v));
+		off += n < 0 ? 0 : (size_t)n;
+	}
+}
+
+/*
+ * The server answered r with a JSON-RPC error or an isError result: the
+ * call did run and failed, so a rule may run it again.  0 when a rule took
+ * r (a retry waits, or the fallback has it); 1 when the answer goes to
+ * the client, with *trip set when a rule wants it counted by the breaker.
+ */
+static int
+handler_answer_rules(struct handler *h, struct request *r,
+    struct json_object *msg, int is_error, const struct retry_rule **trip)
+{
+	struct json_object	*o, *v;
+	struct retry_event	 ev;
+	struct rules_decision	 d;
+	char			 text[1024], why[1100];
+
+	*trip = NULL;
+	if (!rules_any(h->cfg, handler_rule_tool(r)))
+		return 1;
+	handler_rule_event(r, &ev, NULL, 0, text);
+	text[0] = '\0';
+	if (is_error) {
+		if (!json_object_object_get_ex(msg, "error", &o))
+			return 1;
+		if (json_object_object_get_ex(o, "code", &v) &&
+		    json_object_is_type(v, json_type_int)) {
+			ev.has_code = true;
+			ev.jsonrpc_code = (long)json_object_get_int64(v);
+		}
+		if (json_object_object_get_ex(o, "message", &v) &&
+		    json_object_is_type(v, json_type_string))
+			snprintf(text, sizeof text, "%s",
+			    json_object_get_string(v));
+		snprintf(why, sizeof why, "error %ld: %s", ev.jsonrpc_code,
+		    text);
+	} else {
+		if (ev.tool == NULL ||
+		    !json_object_object_get_ex(msg, "result", &o) ||
+		    !json_object_object_get_ex(o, "isError", &v) ||
+		    !json_object_get_boolean(v))
+			return 1;
+		ev.result_error = true;
+		handler_result_text(o, text, sizeof text);
+		snprintf(why, sizeof why, "tool error: %s", text);
+	}
+	if (!handler_rule_decide(h, &ev, &d))
+		return 1;
+	switch (d.rule->action) {
+	case RETRY_RULE_RETRY:
+		return handler_rule_retry(h, r, &d, why) == 0 ? 0 : 1;
+	case RETRY_RULE_FALLBACK:
+		return handler_rule_fallback(h, r, d.rule, why) == 0 ? 0 : 1;
+	case RETRY_RULE_TRIP:
+		*trip = d.rule;
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+/*
+ * r was lost with the connection (class h->last_class).  1 when a rule
+ * dealt with it; 0 for the built-in rules.  Retry safety comes first: a
+ * call that may have run and is not safe to repeat is never retried or
+ * sent elsewhere, whatever the rule says.
+ */
+static int
+handler_loss_rules(struct handler *h, struct request *r)
+{
+	struct retry_event	 ev;
+	struct rules_decision	 d;
+	char			 msg[768], what[160];
+
+	handler_rule_event(r, &ev, fail_class_name(h->last_class),
+	    h->last_status, h->reason);
+	if (!handler_rule_decide(h, &ev, &d))
+		return 0;
+	handler_request_what(r, what, sizeof what);
+	if (!r->retry_safe && d.rule->action != RETRY_RULE_TRIP &&
+	    d.rule->action != RETRY_RULE_FAIL) {
+		log_info("server %s: rule '%s' would %s %s, but it may have "
+		    "run and is not safe to repeat", h->name, d.rule->name,
+		    d.rule->action == RETRY_RULE_RETRY ? "retry" :
+		    "send elsewhere", what);
+		return 0;
+	}
+	switch (d.rule->action) {
+	case RETRY_RULE_TRIP:
+		handler_trip(h, d.rule);
+		return 0;
+	case RETRY_RULE_FALLBACK:
+		return handler_rule_fallback(h, r, d.rule, h->reason) == 0;
+	case RETRY_RULE_RETRY:
+		if (handler_rule_retry(h, r, &d, h->reason) == 0)
+			return 1;
+		snprintf(msg, sizeof msg, "connection to server '%s' was lost "
+		    "(%s) and rule '%s' has no retries left for %s", h->name,
+		    h->reason, d.rule->name, what);
+		break;
+	default:
+		if (!r->retry_safe)
+			return 0;	/* -32015, as without the rule */
+		snprintf(msg, sizeof msg, "connection to server '%s' was lost "
+		    "(%s); %s is not retried (rule '%s')", h->name, h->reason,
+		    what, d.rule->name);
+		break;
+	}
+	handler_fail_request(h, r, RELAY_ERR_UNAVAILABLE, msg);
+	return 1;
+}
+
+/* r timed out in flight; 1 when a rule dealt with it. */
+static int
+handler_timeout_rules(struct handler *h, struct request *r, const char *msg)
+{
+	struct retry_event	 ev;
+	struct rules_decision	 d;
+
+	handler_rule_event(r, &ev, fail_class_name(FAIL_TIMEOUT), 0, msg);
+	if (!handler_rule_decide(h, &ev, &d))
+		return 0;
+	switch (d.rule->action) {
+	case RETRY_RULE_RETRY:
+		return r->retry_safe && handler_rule_retry(h, r, &d, msg) == 0;
+	case RETRY_RULE_FALLBACK:
+		return r->retry_safe &&
+		    handler_rule_fallback(h, r, d.rule, msg) == 0;
+	case RETRY_RULE_TRIP:
+		handler_fail_request(h, r, RELAY_ERR_TIMEOUT, msg);
+		handler_trip(h, d.rule);
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 /* ---- connection loss and the retry cycle ------------------------------- */
@@ -1685,6 +2042,8 @@ handler_salvage_inflight(struct handler *h)
 		    strstr(r->method, "/list") != NULL ? "list_tools" :
 		    "request");
 		retry_stats_failure(st, h->reason, (double)time(NULL));
+		if (handler_loss_rules(h, r))
+			continue;
 		if (r->retry_safe && r->attempts <= h->policy.max_retries) {
 			h->counters.retried++;
 			retry_stats_retry(st, 0);
@@ -1791,8 +2150,11 @@ handler_connect_failed(struct handler *h, enum fail_class class,
 	const struct config_server *c = h->cfg;
 	struct retry_stats	*st;
 	struct retry_policy	 policy;
-	double			 now = relay_now(), delay;
-	char			 reason[768];
+	struct retry_event	 ev;
+	struct rules_decision	 d;
+	const struct retry_rule	*rule = NULL;
+	double			 now = relay_now(), delay, hint = -1;
+	char			 reason[768], by[160] = "";
 	int			 retriable;
 
 	handler_drop_transport(h);
@@ -1805,17 +2167,36 @@ handler_connect_failed(struct handler *h, enum fail_class class,
 		handler_policy_from_config(&policy, &c->retry_by_class[class]);
 	else
 		policy = h->policy;
+	/* A rule with only class, http_status or message can match here. */
+	memset(&ev, 0, sizeof ev);
+	ev.class = fail_class_name(class);
+	ev.http_status = h->last_status;
+	ev.message = why;
+	if (handler_rule_decide(h, &ev, &d)) {
+		rule = d.rule;
+		snprintf(by, sizeof by, " (rule '%s')", rule->name);
+		if (rule->action == RETRY_RULE_RETRY) {
+			retriable = h->fatal_errno == 0;
+			policy = d.policy;
+			hint = d.hint;
+		} else
+			retriable = 0;
+	}
 
 	if (retriable && !h->probing && (int)h->attempt < policy.max_retries &&
 	    breaker_state(h->breaker, now) != BREAKER_OPEN) {
-		delay = retry_delay(&policy, h->attempt, h->prev_delay,
-		    &h->relay->rng);
+		if (hint >= 0)
+			delay = hint < policy.max_delay ? hint :
+			    policy.max_delay;
+		else
+			delay = retry_delay(&policy, h->attempt, h->prev_delay,
+			    &h->relay->rng);
 		h->prev_delay = delay;
 		retry_stats_retry(st, delay);
 		h->attempt++;
 		snprintf(reason, sizeof reason, "%s [%s]; retry %u of %d in "
-		    "%.2fs", why, fail_class_name(class), h->attempt,
-		    policy.max_retries, delay);
+		    "%.2fs%s", why, fail_class_name(class), h->attempt,
+		    policy.max_retries, delay, by);
 		handler_set_state(h, HANDLER_BACKOFF, reason);
 		snprintf(h->reason, sizeof h->reason, "%s", why);
 		handler_timer_arm(h->timer, delay);
@@ -1826,9 +2207,9 @@ handler_connect_failed(struct handler *h, enum fail_class class,
 	while (breaker_state(h->breaker, now) == BREAKER_CLOSED)
 		breaker_failure(h->breaker, now);
 	delay = breaker_retry_after(h->breaker, now);
-	snprintf(reason, sizeof reason, "%s [%s]; %s; next probe in %.1fs",
+	snprintf(reason, sizeof reason, "%s [%s]; %s%s; next probe in %.1fs",
 	    why, fail_class_name(class), !retriable ? "not retried" :
-	    h->probing ? "probe failed" : "retries exhausted", delay);
+	    h->probing ? "probe failed" : "retries exhausted", by, delay);
 	handler_set_state(h, HANDLER_FAILED, reason);
 	snprintf(h->reason, sizeof h->reason, "%s", why);
 	h->probing = 0;
@@ -1883,6 +2264,16 @@ handler_lost(struct handler *h, const char *why)
 	/* A server that was fine reconnects at once; backoff starts after. */
 	h->attempt = 0;
 	h->prev_delay = 0;
+	if (breaker_state(h->breaker, relay_now()) == BREAKER_OPEN) {
+		/* Only a retry rule's trip opens it while connected. */
+		handler_set_state(h, HANDLER_FAILED, "circuit breaker opened "
+		    "by a retry rule");
+		handler_fail_queue(h, RELAY_ERR_CIRCUIT_OPEN,
+		    "circuit breaker opened by a retry rule");
+		handler_timer_arm(h->timer, breaker_retry_after(h->breaker,
+		    relay_now()));
+		return;
+	}
 	handler_set_state(h, HANDLER_CONNECTING, why);
 	handler_connect(h);
 }
@@ -1921,8 +2312,11 @@ handler_transport_closed_cb(void *arg, enum upstream_close_reason reason,
 
 	snprintf(why, sizeof why, "%s", detail != NULL ? detail :
 	    upstream_close_reason_name(reason));
+	h->last_status = reason == UPSTREAM_CLOSE_HTTP_STATUS ||
+	    reason == UPSTREAM_CLOSE_SESSION_EXPIRED ? err : 0;
 	switch (h->state) {
 	case HANDLER_READY:
+		h->last_class = handler_classify(reason, err);
 		handler_lost(h, why);
 		break;
 	case HANDLER_CONNECTING:
@@ -1957,6 +2351,8 @@ handler_reconnect(struct handler *h, const char *reason)
 {
 	switch (h->state) {
 	case HANDLER_READY:
+		h->last_class = FAIL_RESET;
+		h->last_status = 0;
 		handler_lost(h, reason);
 		break;
 	case HANDLER_BACKOFF:
@@ -2328,6 +2724,7 @@ handler_on_response(struct handler *h, struct json_object *msg, int is_error)
 	struct internal_call	*ic;
 	struct request		*r;
 	struct retry_stats	*st;
+	const struct retry_rule	*trip;
 	int64_t			 n;
 
 	if (id == NULL || !json_object_is_type(id, json_type_int)) {
@@ -2377,12 +2774,18 @@ handler_on_response(struct handler *h, struct json_object *msg, int is_error)
 		if (r->attempts > 1)
 			h->counters.retried_ok++;
 	}
+	if (handler_answer_rules(h, r, msg, is_error, &trip) == 0) {
+		handler_drain_check(h);
+		return;
+	}
 	/* Queue waits included: what the client waited for. */
 	stats_latency_add(&h->latency, relay_now() - r->started);
 	json_object_object_add(msg, "id", json_object_get(r->client_id));
 	r->handler = NULL;
 	r->where = REQUEST_NEW;
 	request_finish(r, json_object_get(msg));
+	if (trip != NULL)
+		handler_trip(h, trip);
 	handler_drain_check(h);
 }
 
@@ -2404,7 +2807,7 @@ handler_on_progress(struct handler *h, struct json_object *msg)
 	json_object_object_add(params, "progressToken",
 	    json_object_get(r->client_progress));
 	/* Progress proves the server is alive: the deadline starts over. */
-	handler_request_timer_arm(h, r, h->cfg->request_timeout);
+	handler_request_timer_arm(h, r, handler_request_timeout(h, r));
 	request_notify(r, msg);
 }
 
@@ -2719,6 +3122,7 @@ handler_requests_json(const struct handler *h)
 	json_object_object_add(o, "errorsByClass", by);
 	handler_add_int(o, "retried", k->retried);
 	handler_add_int(o, "retriedOk", k->retried_ok);
+	handler_add_int(o, "ruleRetries", k->rule_retries);
 	handler_add_int(o, "inFlight", inflight);
 	handler_add_int(o, "queued", (uint64_t)h->nqueued);
 	handler_add_int(o, "refusedUnsafe", k->maybe_ran);
@@ -2778,6 +3182,7 @@ handler_stats_json(const struct handler *h)
 	json_object_object_add(o, "retryPolicy",
 	    handler_policy_json(&h->policy));
 	json_object_object_add(o, "retryOn", handler_retry_on_json(h));
+	json_object_object_add(o, "rules", rules_counts_json(&h->rules));
 	json_object_object_add(o, "breaker", handler_breaker_json(h, now));
 	json_object_object_add(o, "connection",
 	    handler_connection_json(h, now));
@@ -2792,4 +3197,26 @@ handler_stats_json(const struct handler *h)
 	json_object_object_add(o, "process", p);
 	json_object_object_add(o, "operations", handler_operations_json(h));
 	return o;
+}
+
+struct json_object *
+handler_rules_json(const struct handler *h, const char *tool)
+{
+	return rules_list_json(h->cfg, tool, &h->rules);
+}
+
+struct json_object *
+handler_rules_test_json(struct handler *h, const struct retry_event *ev)
+{
+	struct request	r;
+	bool		safe = true;
+
+	/* The same verdict a call of the tool would get now. */
+	if (ev->method != NULL) {
+		memset(&r, 0, sizeof r);
+		r.method = (char *)ev->method;
+		r.tool = (char *)ev->tool;
+		safe = handler_retry_safe(h, &r) != 0;
+	}
+	return rules_test_json(h->cfg, ev, safe);
 }

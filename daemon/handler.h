@@ -17,6 +17,7 @@
 struct json_object;
 struct config_server;
 struct relay;
+struct retry_event;
 struct handler;
 struct session;
 
@@ -55,6 +56,9 @@ struct handler_cbs {
 	 * handler_answer_server_request() one way or another. */
 	void	(*server_request)(void *arg, struct handler *,
 		    struct json_object *msg, struct request *related);
+	/* A retry rule sends r to the server's fallback: 0 when the router
+	 * took it (it submits r there), -1 when there is none for r. */
+	int	(*fallback)(void *arg, struct handler *, struct request *r);
 };
 
 /* What stats and the control socket read; owned and written by the handler. */
@@ -77,6 +81,7 @@ struct handler_counters {
 	uint64_t	transitions;
 	uint64_t	health_failures;
 	uint64_t	breaker_transitions;
+	uint64_t	rule_retries;	/* re-sent by a retry rule */
 };
 
 struct handler	*handler_new(struct relay *, const struct config_server *,
@@ -140,5 +145,11 @@ struct json_object *handler_resource_templates(const struct handler *);
 struct json_object *handler_server_info(const struct handler *);
 /* Stats as a json object (new), for the control socket. */
 struct json_object *handler_stats_json(const struct handler *);
+/* Retry rules for tool (NULL: all of the server's), with match counts
+ * (`mcprelayctl rules`), and the dry run of `rules test` (new objects). */
+struct json_object *handler_rules_json(const struct handler *,
+		    const char *tool);
+struct json_object *handler_rules_test_json(struct handler *,
+		    const struct retry_event *);
 
 #endif

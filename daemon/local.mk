@@ -11,6 +11,7 @@ libmcpdaemon_a_SOURCES = \
 	daemon/errors.c daemon/errors.h \
 	daemon/events.c daemon/events.h \
 	daemon/handler.c daemon/handler.h \
+	daemon/rules.c daemon/rules.h \
 	daemon/listen-http.c daemon/listen-http.h \
 	daemon/listen-unix.c daemon/listen-unix.h \
 	daemon/metrics.c daemon/metrics.h \

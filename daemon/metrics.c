@@ -2,8 +2,8 @@
  * Prometheus text exposition, format 0.0.4, rendered from the same stats
  * object the control socket returns, so the two never disagree.  Names
  * start with mcprelay_, counters end in _total, durations are _seconds;
- * the only labels are server, outcome and class, so cardinality is bounded
- * by the configuration.  Optionally served over HTTP on a loopback address.
+ * the only labels are server, outcome, class, rule and action, so
+ * cardinality is bounded by the configuration.  Optionally served over HTTP on a loopback address.
  */
 #include "autoconf.h"
 
@@ -82,6 +82,9 @@ static const struct metrics_server_family metrics_server_families[] = {
 	{ "mcprelay_server_requests_retried_ok_total", "counter",
 	    "requests.retriedOk",
 	    "Requests sent again that then got a result." },
+	{ "mcprelay_server_requests_rule_retries_total", "counter",
+	    "requests.ruleRetries",
+	    "Requests sent again because a retry rule said so." },
 	{ "mcprelay_server_requests_refused_unsafe_total", "counter",
 	    "requests.refusedUnsafe",
 	    "Requests lost after sending and not repeated: unsafe to retry." },
@@ -312,6 +315,14 @@ metrics_servers(struct evbuffer *b, struct json_object *servers)
 	    "mcprelay_server_connect_failures_total",
 	    "Failed connection attempts by error class.",
 	    "connection.failuresByClass", "class");
+	metrics_servers_by_key(b, servers,
+	    "mcprelay_server_rule_matches_total",
+	    "Failures a retry rule matched, by rule name.",
+	    "rules.matches", "rule");
+	metrics_servers_by_key(b, servers,
+	    "mcprelay_server_rule_actions_total",
+	    "Retry rule decisions by action (retry, fail, fallback, trip).",
+	    "rules.actions", "action");
 	metrics_family(b, "mcprelay_server_requests_total", "counter",
 	    "Requests answered, by outcome (ok: a result; error: a JSON-RPC "
 	    "error from the server or from mcprelayd).");

@@ -24,6 +24,7 @@ enum request_where {
 	REQUEST_WAITING,	/* router: waiting for lists */
 	REQUEST_QUEUED,		/* handler: waiting for READY */
 	REQUEST_INFLIGHT,	/* handler: sent upstream */
+	REQUEST_DELAYED,	/* handler: a retry rule's delay runs */
 };
 
 struct request {
@@ -56,6 +57,8 @@ struct request {
 	int			 sent;		/* written to the upstream */
 	int			 attempts;
 	int			 retry_safe;	/* may be sent again */
+	unsigned		 rule_retries;	/* retries retry rules made */
+	double			 rule_prev_delay;
 	char			*tool;		/* upstream tool name */
 	double			 started;	/* monotonic seconds */
 

@@ -103,14 +103,19 @@ static void	router_notification_cb(void *, struct handler *,
 		    struct json_object *);
 static void	router_server_request_cb(void *, struct handler *,
 		    struct json_object *, struct request *);
+static int	router_rule_fallback_cb(void *, struct handler *,
+		    struct request *);
 static void	router_wait_timer_cb(evutil_socket_t, short, void *);
 static void	router_index_clear(struct route_index *);
+static void	router_submit(struct router *, struct request *,
+		    struct handler *);
 
 static const struct handler_cbs router_handler_cbs = {
 	.lists_changed = router_lists_changed_cb,
 	.settled = router_settled_cb,
 	.notification = router_notification_cb,
 	.server_request = router_server_request_cb,
+	.fallback = router_rule_fallback_cb,
 };
 
 struct router *
@@ -996,10 +1001,12 @@ router_set_param(struct request *r, const char *key, const char *value)
 
 /*
  * While a server's breaker is open, a tool another server also offers is
- * called there instead: the design's fallback.
+ * called there instead: the design's fallback.  A retry rule's fallback
+ * asks for it whatever h's state (any_state).
  */
 static struct handler *
-router_fallback(struct router *rt, struct handler *h, const char *tool)
+router_fallback(struct router *rt, struct handler *h, const char *tool,
+    int any_state)
 {
 	const struct config_server	*cs = handler_config(h);
 	struct handler			*fb;
@@ -1007,7 +1014,8 @@ router_fallback(struct router *rt, struct handler *h, const char *tool)
 	const char			*name;
 	size_t				 k;
 
-	if (handler_state(h) != HANDLER_FAILED || cs->fallback == NULL ||
+	if ((!any_state && handler_state(h) != HANDLER_FAILED) ||
+	    cs->fallback == NULL ||
 	    (fb = router_find(rt, cs->fallback)) == NULL ||
 	    handler_state(fb) == HANDLER_FAILED ||
 	    (tools = handler_tools(fb)) == NULL)
@@ -1016,14 +1024,29 @@ router_fallback(struct router *rt, struct handler *h, const char *tool)
 		name = router_item_name(json_object_array_get_idx(tools, k),
 		    ROUTE_TOOLS);
 		if (name != NULL && strcmp(name, tool) == 0) {
-			log_info("server %s: unavailable; tool '%s' goes to "
-			    "fallback server %s", handler_name(h), tool,
+			log_info("server %s: %s; tool '%s' goes to fallback "
+			    "server %s", handler_name(h), any_state ?
+			    "a retry rule asks" : "unavailable", tool,
 			    handler_name(fb));
 			handler_note_fallback(h);
 			return fb;
 		}
 	}
 	return NULL;
+}
+
+/* A retry rule's fallback action: send r to h's fallback server. */
+static int
+router_rule_fallback_cb(void *arg, struct handler *h, struct request *r)
+{
+	struct router	*rt = arg;
+	struct handler	*fb;
+
+	if (r->tool == NULL ||
+	    (fb = router_fallback(rt, h, r->tool, 1)) == NULL)
+		return -1;
+	router_submit(rt, r, fb);
+	return 0;
 }
 
 /*
@@ -1062,7 +1085,8 @@ router_submit(struct router *rt, struct request *r, struct handler *h)
 	struct handler	*fb, *own;
 	char		 msg[256];
 
-	if (r->tool != NULL && (fb = router_fallback(rt, h, r->tool)) != NULL)
+	if (r->tool != NULL &&
+	    (fb = router_fallback(rt, h, r->tool, 0)) != NULL)
 		h = fb;
 	if (handler_config(h)->session_mode == CONFIG_SESSION_PER_CLIENT &&
 	    r->session != NULL) {

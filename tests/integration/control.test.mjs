@@ -138,10 +138,12 @@ itest('stats --json counts exactly what the demo server did: failed ' +
 		    queue_full: 0, queue_timeout: 0, timeout: 0, maybe_ran: 1,
 		    disabled: 0, spawn_failed: 0, no_client: 0, shutdown: 0,
 		    other: 0 },
-		retried: 1, retriedOk: 1, inFlight: 0, queued: 0,
-		refusedUnsafe: 1, queueRejects: 0, queueTimeouts: 0,
+		retried: 1, retriedOk: 1, ruleRetries: 0, inFlight: 0,
+		queued: 0, refusedUnsafe: 1, queueRejects: 0, queueTimeouts: 0,
 		timeouts: 0, fallbacks: 0,
 	});
+	assert.deepEqual(st.rules, { matches: {},
+	    actions: { retry: 0, fail: 0, fallback: 0, trip: 0 } });
 	assert.equal(st.latency.count, 5, 'five answers from the server');
 	assert.equal(st.latency.buckets.at(-1).le, '+Inf');
 	assert.equal(st.latency.buckets.at(-1).count, 5);
@@ -422,10 +424,11 @@ itest('metrics pass promtool check metrics, from mcprelayctl and from ' +
 		assert.match(text, /^mcprelay_server_ready\{server="down"\} 0$/m);
 		assert.match(text, /^mcprelay_server_connect_failures_total\{server="down",class="upstream_exit"\} 2$/m);
 		assert.match(text, /^mcprelay_server_request_duration_seconds_bucket\{server="demo",le="\+Inf"\} 2$/m);
-		// Only the three labels (and le for buckets).
+		// Only these labels (and le for buckets).
 		for (const m of text.matchAll(/\{([^}]*)\}/g))
 			for (const pair of m[1].split(/,(?=[a-z]+=)/))
-				assert.match(pair, /^(server|outcome|class|le)=/);
+				assert.match(pair,
+				    /^(server|outcome|class|rule|action|le)=/);
 	}
 	assert.equal((await fetch(`http://127.0.0.1:${port}/other`)).status,
 	    404);

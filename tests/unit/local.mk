@@ -2,11 +2,13 @@
 UNIT_TESTS = \
 	tests/unit/test_retry \
 	tests/unit/test_retry_run \
+	tests/unit/test_retry_rules \
 	tests/unit/test_breaker \
 	tests/unit/test_jsonrpc \
 	tests/unit/test_ndjson \
 	tests/unit/test_sse \
 	tests/unit/test_config \
+	tests/unit/test_config_rules \
 	tests/unit/test_upstream_stdio \
 	tests/unit/test_listen_unix \
 	tests/unit/test_http_client \
@@ -22,6 +24,8 @@ tests_unit_test_retry_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_retry_LDADD = $(UNIT_LIBS)
 tests_unit_test_retry_run_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_retry_run_LDADD = $(UNIT_LIBS)
+tests_unit_test_retry_rules_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_retry_rules_LDADD = $(UNIT_LIBS)
 tests_unit_test_breaker_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_breaker_LDADD = $(UNIT_LIBS)
 tests_unit_test_jsonrpc_CFLAGS = $(UNIT_CFLAGS)
@@ -32,6 +36,8 @@ tests_unit_test_sse_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_sse_LDADD = $(UNIT_LIBS)
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = $(UNIT_LIBS)
+tests_unit_test_config_rules_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_rules_LDADD = $(UNIT_LIBS)
 tests_unit_test_upstream_stdio_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_upstream_stdio_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_listen_unix_CFLAGS = $(UNIT_CFLAGS)

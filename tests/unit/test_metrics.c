@@ -142,7 +142,10 @@ sample_stats(const char *server)
 	    "\"requests\":{\"total\":11,\"ok\":7,\"errors\":4,"
 	    "\"errorsByClass\":{\"upstream\":1,\"maybe_ran\":3},"
 	    "\"retried\":2,\"retriedOk\":2,\"inFlight\":1,\"queued\":0,"
-	    "\"refusedUnsafe\":3},"
+	    "\"refusedUnsafe\":3,\"ruleRetries\":2},"
+	    "\"rules\":{\"matches\":{\"rate-limit\":2},"
+	    "\"actions\":{\"retry\":2,\"fail\":0,\"fallback\":0,"
+	    "\"trip\":0}},"
 	    "\"process\":{\"pid\":1234,\"restarts\":2},"
 	    "\"alerts\":{\"retries_per_minute\":0,\"breaker_open\":1}}]}",
 	    server);
@@ -206,6 +209,14 @@ START_TEST(test_exposition_has_the_exact_samples)
 	ASSERT_LINE(t, "mcprelay_server_request_errors_total"
 	    "{server=\"demo\",class=\"maybe_ran\"} 3");
 	ASSERT_LINE(t, "mcprelay_server_requests_in_flight{server=\"demo\"} 1");
+	ASSERT_LINE(t, "mcprelay_server_requests_rule_retries_total"
+	    "{server=\"demo\"} 2");
+	ASSERT_LINE(t, "mcprelay_server_rule_matches_total"
+	    "{server=\"demo\",rule=\"rate-limit\"} 2");
+	ASSERT_LINE(t, "mcprelay_server_rule_actions_total"
+	    "{server=\"demo\",action=\"retry\"} 2");
+	ASSERT_LINE(t, "mcprelay_server_rule_actions_total"
+	    "{server=\"demo\",action=\"trip\"} 0");
 	ASSERT_LINE(t, "mcprelay_server_process_restarts_total"
 	    "{server=\"demo\"} 2");
 	ASSERT_LINE(t, "mcprelay_server_alerts_total"
@@ -290,6 +301,8 @@ check_exposition(const char *text)
 				ck_assert_msg(strncmp(q, "server=\"", 8) == 0 ||
 				    strncmp(q, "outcome=\"", 9) == 0 ||
 				    strncmp(q, "class=\"", 7) == 0 ||
+				    strncmp(q, "rule=\"", 6) == 0 ||
+				    strncmp(q, "action=\"", 8) == 0 ||
 				    strncmp(q, "le=\"", 4) == 0,
 				    "label in %s", line);
 				q = strchr(q, '"') + 1;
@@ -315,7 +328,7 @@ START_TEST(test_exposition_follows_the_format_and_naming_rules)
 	struct json_object	*stats = sample_stats("demo");
 	char			*t = metrics_render_stats(stats);
 
-	ck_assert_int_eq(check_exposition(t), 57);
+	ck_assert_int_eq(check_exposition(t), 63);
 	free(t);
 	json_object_put(stats);
 }
