@@ -190,4 +190,10 @@ const struct cfg_mark *cfg_mark_find(const struct cfg_scope *,
 /* config-check.c: rules between values, after every scope is merged. */
 void		 config_check(struct cfg_load *);
 
+/* config-access.c: access, servers.X.allow, listen.http's tokens_file. */
+extern const struct cfg_type cfg_t_allow, cfg_t_http_listen;
+extern const struct cfg_key cfg_access_keys[], cfg_allow_keys[];
+int		 config_host_is_loopback(const char *host);
+void		 config_check_access(struct cfg_load *);
+
 #endif

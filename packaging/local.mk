@@ -10,6 +10,13 @@ EXTRA_DIST += packaging/check.sh packaging/build-deb.sh \
 	packaging/debian/rules packaging/debian/source/format \
 	packaging/rpm/mcprelay.spec packaging/rpm/macros.non-fedora
 
+# The installed configuration is the system service's: members of the
+# mcprelay group (sysusers.d/mcprelay.conf) may use the daemon.  The source
+# file keeps [] so that it loads where that group does not exist.
+MCPRELAY_SYSTEM_CONFIG = sed -e \
+	's/^  allow_groups: \[\]  /  allow_groups: [mcprelay]/' \
+	$(srcdir)/config/mcprelay.yaml
+
 install-data-local: install-systemd-snippets
 	$(MKDIR_P) '$(DESTDIR)$(mcprelayconfdir)'
 	@if test -f '$(DESTDIR)$(mcprelayconfdir)/mcprelay.yaml'; then \
@@ -17,13 +24,15 @@ install-data-local: install-systemd-snippets
 	else \
 	    echo " $(INSTALL_DATA) config/mcprelay.yaml" \
 	        "'$(DESTDIR)$(mcprelayconfdir)/mcprelay.yaml'"; \
-	    $(INSTALL_DATA) $(srcdir)/config/mcprelay.yaml \
+	    $(MCPRELAY_SYSTEM_CONFIG) >mcprelay.yaml.system && \
+	    $(INSTALL_DATA) mcprelay.yaml.system \
 	        '$(DESTDIR)$(mcprelayconfdir)/mcprelay.yaml'; \
+	    rm -f mcprelay.yaml.system; \
 	fi
 
 # A configuration someone edited stays.
 uninstall-local: uninstall-systemd-snippets
-	@if cmp -s $(srcdir)/config/mcprelay.yaml \
+	@if $(MCPRELAY_SYSTEM_CONFIG) | cmp -s - \
 	    '$(DESTDIR)$(mcprelayconfdir)/mcprelay.yaml'; then \
 	    rm -f '$(DESTDIR)$(mcprelayconfdir)/mcprelay.yaml'; \
 	fi
