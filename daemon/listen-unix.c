@@ -22,6 +22,7 @@
 #include <event2/listener.h>
 #include <json-c/json.h>
 
+#include "access.h"
 #include "errors.h"
 #include "jsonrpc.h"
 #include "listen-unix.h"
@@ -62,6 +63,7 @@ struct listen_unix_conn {
 	const char			*why;	/* why it is closing */
 	pid_t				 pid;	/* peer; -1 if unknown */
 	uid_t				 uid;	/* (uid_t)-1 if unknown */
+	struct access_who		 who;	/* the peer, for access */
 	struct bufferevent		*bev;
 	struct ndjson_reader		*reader;
 	uint64_t			 lines;	/* messages read so far */
@@ -197,7 +199,23 @@ static void
 listen_unix_conn_open_session(struct listen_unix_conn *c, const char *server)
 {
 	c->session = session_new(c->listener->relay->sessions, server, 0);
+	session_set_who(c->session, &c->who);
 	session_set_standalone(c->session, &c->stream);
+}
+
+/* Tell the client why, then close: nothing it sends is read. */
+static void
+listen_unix_conn_refuse(struct listen_unix_conn *c, const char *server,
+    const char *reason)
+{
+	struct json_object	*reply;
+
+	reply = access_refuse(c->listener->relay->access, &c->who, NULL,
+	    server, reason, NULL);
+	listen_unix_conn_send(c, reply);
+	json_object_put(reply);
+	listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_FLUSHING,
+	    "access refused");
 }
 
 static int
@@ -234,6 +252,10 @@ listen_unix_conn_scope(struct listen_unix_conn *c, struct json_object *msg)
 		listen_unix_conn_error(c, NULL, RELAY_ERR_DISABLED, text);
 		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_FLUSHING,
 		    "unknown server in scope preamble");
+		return;
+	}
+	if (!access_allowed(c->listener->relay->access, &c->who, name)) {
+		listen_unix_conn_refuse(c, name, NULL);
 		return;
 	}
 	listen_unix_conn_open_session(c, name);
@@ -392,15 +414,21 @@ listen_unix_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void
-listen_unix_conn_peer(struct listen_unix_conn *c, int fd)
+/* 0 when the peer may use the daemon; else why not (reason or NULL). */
+static int
+listen_unix_conn_peer(struct listen_unix_conn *c, int fd, char *why,
+    size_t len)
 {
-	struct sockfile_peer	peer;
+	struct access	*acc = c->listener->relay->access;
 
-	if (sockfile_peer(fd, &peer) == 0) {
-		c->pid = peer.pid;
-		c->uid = peer.uid;
+	why[0] = '\0';
+	if (access_peer_unix(acc, fd, &c->who, why, len) == 0) {
+		c->pid = c->who.pid;
+		c->uid = c->who.uid;
 	}
+	c->who.via = "unix";
+	return c->who.kind != ACCESS_NONE && access_allowed(acc, &c->who,
+	    NULL) ? 0 : -1;
 }
 
 static void
@@ -408,6 +436,8 @@ listen_unix_conn_new(struct listen_unix *l, int fd)
 {
 	struct listen_unix_conn	*c;
 	struct event_base	*base = l->relay->base;
+	char			 why[256];
+	int			 refused;
 
 	c = xcalloc(1, sizeof *c);
 	c->listener = l;
@@ -415,7 +445,7 @@ listen_unix_conn_new(struct listen_unix *l, int fd)
 	c->state = LISTEN_UNIX_CONN_OPEN;
 	c->pid = -1;
 	c->uid = (uid_t)-1;
-	listen_unix_conn_peer(c, fd);
+	refused = listen_unix_conn_peer(c, fd, why, sizeof why);
 	if ((c->bev = bufferevent_socket_new(base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		log_warnx("unix: %s: cannot set up a connection", l->path);
@@ -428,6 +458,7 @@ listen_unix_conn_new(struct listen_unix *l, int fd)
 	    c)) == NULL)
 		fatalx("unix: event_new failed");
 	client_stream_init(&c->stream, &listen_unix_stream_ops, c);
+	c->stream.who = &c->who;
 	bufferevent_setcb(c->bev, listen_unix_read_cb, listen_unix_write_cb,
 	    listen_unix_event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -436,6 +467,8 @@ listen_unix_conn_new(struct listen_unix *l, int fd)
 	l->counters.accepted++;
 	log_debug("unix client pid=%ld uid=%ld (conn %llu)", (long)c->pid,
 	    (long)c->uid, (unsigned long long)c->id);
+	if (refused)
+		listen_unix_conn_refuse(c, NULL, why[0] != '\0' ? why : NULL);
 }
 
 static void
