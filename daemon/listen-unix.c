@@ -37,6 +37,8 @@
 
 /* How long accepting pauses after accept() fails (EMFILE and the like). */
 #define LISTEN_UNIX_ACCEPT_PAUSE	1
+/* How long a refused client has to close after reading why. */
+#define LISTEN_UNIX_REFUSED_LINGER	1
 
 enum listen_unix_conn_state {
 	LISTEN_UNIX_CONN_OPEN,		/* reading and writing */
@@ -45,6 +47,12 @@ enum listen_unix_conn_state {
 	LISTEN_UNIX_CONN_FLUSHING,	/* client sent EOF: not reading;
 					   closed once its requests are
 					   answered and the output sent */
+	LISTEN_UNIX_CONN_REFUSED,	/* access refused: the error goes
+					   out, then our side is shut down;
+					   input is dropped until the client
+					   closes (or the linger timer), so
+					   that it reads the error instead of
+					   a reset for what it sent unread */
 	LISTEN_UNIX_CONN_DEAD,		/* nothing in or out; ev_free will
 					   free it from the event loop */
 };
@@ -53,6 +61,7 @@ static const char *const listen_unix_conn_state_names[] = {
 	[LISTEN_UNIX_CONN_OPEN] = "open",
 	[LISTEN_UNIX_CONN_PAUSED] = "paused",
 	[LISTEN_UNIX_CONN_FLUSHING] = "flushing",
+	[LISTEN_UNIX_CONN_REFUSED] = "refused",
 	[LISTEN_UNIX_CONN_DEAD] = "dead",
 };
 
@@ -72,6 +81,7 @@ struct listen_unix_conn {
 	/* Freeing is deferred: a write that overflows happens deep inside
 	 * the session layer, which must not see its stream vanish. */
 	struct event			*ev_free;
+	struct event			*ev_linger; /* REFUSED only */
 	TAILQ_ENTRY(listen_unix_conn)	 entry;
 };
 
@@ -95,6 +105,30 @@ listen_unix_conn_flushed(struct listen_unix_conn *c)
 {
 	return TAILQ_EMPTY(&c->stream.requests) &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+}
+
+static void	listen_unix_conn_set_state(struct listen_unix_conn *,
+		    enum listen_unix_conn_state, const char *);
+
+static void
+listen_unix_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	listen_unix_conn_set_state(arg, LISTEN_UNIX_CONN_DEAD,
+	    "refused client did not close");
+}
+
+/* Refused: our side is shut once the error is sent; the timer bounds it. */
+static void
+listen_unix_conn_linger(struct listen_unix_conn *c)
+{
+	struct timeval	tv = { LISTEN_UNIX_REFUSED_LINGER, 0 };
+
+	if (c->ev_linger == NULL && (c->ev_linger = evtimer_new(
+	    c->listener->relay->base, listen_unix_linger_cb, c)) == NULL)
+		fatalx("unix: evtimer_new failed");
+	evtimer_add(c->ev_linger, &tv);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 }
 
 static void
@@ -121,9 +155,16 @@ listen_unix_conn_set_state(struct listen_unix_conn *c,
 			listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_DEAD,
 			    why);
 		break;
+	case LISTEN_UNIX_CONN_REFUSED:
+		c->why = why;
+		bufferevent_enable(c->bev, EV_READ);
+		listen_unix_conn_linger(c);
+		break;
 	case LISTEN_UNIX_CONN_DEAD:
 		c->why = why;
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		if (c->ev_linger != NULL)
+			event_del(c->ev_linger);
 		event_active(c->ev_free, 0, 0);
 		break;
 	}
@@ -214,7 +255,7 @@ listen_unix_conn_refuse(struct listen_unix_conn *c, const char *server,
 	    server, reason, NULL);
 	listen_unix_conn_send(c, reply);
 	json_object_put(reply);
-	listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_FLUSHING,
+	listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_REFUSED,
 	    "access refused");
 }
 
@@ -310,6 +351,10 @@ listen_unix_conn_read(struct listen_unix_conn *c)
 	char		*line;
 	size_t		 len;
 
+	if (c->state == LISTEN_UNIX_CONN_REFUSED) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	while (c->state == LISTEN_UNIX_CONN_OPEN) {
 		switch (ndjson_reader_next(c->reader, in, &line, &len)) {
 		case NDJSON_LINE:
@@ -344,6 +389,9 @@ listen_unix_conn_drained(struct listen_unix_conn *c)
 			listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_DEAD,
 			    c->why);
 		break;
+	case LISTEN_UNIX_CONN_REFUSED:
+		shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+		break;
 	default:
 		break;
 	}
@@ -371,7 +419,10 @@ listen_unix_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct listen_unix_conn	*c = arg;
 
-	if (what & BEV_EVENT_EOF)
+	if (c->state == LISTEN_UNIX_CONN_REFUSED &&
+	    (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_DEAD, c->why);
+	else if (what & BEV_EVENT_EOF)
 		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_FLUSHING,
 		    "client disconnected");
 	else if (what & BEV_EVENT_ERROR) {
@@ -395,6 +446,8 @@ listen_unix_conn_free(struct listen_unix_conn *c, const char *why)
 	if (c->session != NULL)
 		session_close(c->session, why);
 	event_free(c->ev_free);
+	if (c->ev_linger != NULL)
+		event_free(c->ev_linger);
 	bufferevent_free(c->bev);
 	ndjson_reader_free(c->reader);
 	free(c);
