@@ -48,6 +48,11 @@ check_PROGRAMS += tests/integration/sd-helper
 tests_integration_sd_helper_SOURCES = tests/integration/sd-helper.c
 EXTRA_DIST += tests/integration/systemd.test.mjs
 
+# access.test.mjs: a daemon that may not open netlink sockets.
+check_PROGRAMS += tests/integration/no-netlink
+tests_integration_no_netlink_SOURCES = tests/integration/no-netlink.c
+EXTRA_DIST += tests/integration/access.test.mjs
+
 # The official MCP conformance suite (tests/conformance/README.md): make
 # check runs the fixture's own stdio test; make conformance installs the
 # pinned suite and Node 22 into the build tree and runs it through mcprelayd
