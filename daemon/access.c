@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -86,6 +87,10 @@ struct access {
 	}			 logged[ACCESS_LOG_RING];
 	unsigned		 logged_next;
 	uint64_t		 refused;
+	uint64_t		 lookups;	/* sock_diag, TCP peers */
+	uint64_t		 lookup_failures;
+	uint64_t		 lookup_ns;	/* total time in them */
+	uint64_t		 lookup_max_ns;
 	struct access_count	 by_user[ACCESS_MAX_USERS + 1]; /* + other */
 	size_t			 nusers;
 };
@@ -563,16 +568,32 @@ int
 access_peer_tcp(struct access *acc, int fd, struct access_who *who,
     char *errbuf, size_t errlen)
 {
+	struct timespec	t0, t1;
 	uid_t		uid;
 	uint32_t	inode = 0;
+	uint64_t	ns;
+	int		rc;
 
 	access_who_init(acc, who);
 	if (acc->diag == NULL) {
+		acc->lookup_failures++;
 		snprintf(errbuf, errlen, "%s", acc->diag_error);
 		return -1;
 	}
-	if (peer_tcp_uid(acc->diag, fd, &uid, &inode, errbuf, errlen) == -1)
+	/* Timed: it is what a new connection pays (docs/benchmarks.md). */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = peer_tcp_uid(acc->diag, fd, &uid, &inode, errbuf, errlen);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ns = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000L +
+	    (t1.tv_nsec - t0.tv_nsec));
+	acc->lookups++;
+	acc->lookup_ns += ns;
+	if (ns > acc->lookup_max_ns)
+		acc->lookup_max_ns = ns;
+	if (rc == -1) {
+		acc->lookup_failures++;
 		return -1;
+	}
 	who->kind = ACCESS_USER;
 	who->uid = uid;
 	who->inode = inode;
@@ -919,5 +940,15 @@ access_stats_json(const struct access *acc)
 	else
 		snprintf(buf, sizeof buf, "%zu loaded", acc->ntokens);
 	json_object_object_add(o, "tokens", json_object_new_string(buf));
+	by = json_object_new_object();
+	json_object_object_add(by, "count",
+	    json_object_new_int64((int64_t)acc->lookups));
+	json_object_object_add(by, "failed",
+	    json_object_new_int64((int64_t)acc->lookup_failures));
+	json_object_object_add(by, "totalMicros",
+	    json_object_new_int64((int64_t)(acc->lookup_ns / 1000)));
+	json_object_object_add(by, "maxMicros",
+	    json_object_new_int64((int64_t)(acc->lookup_max_ns / 1000)));
+	json_object_object_add(o, "lookups", by);
 	return o;
 }

@@ -96,7 +96,10 @@ struct json_object *access_refuse(struct access *, const struct access_who *,
 void		 access_audit(struct access *, const struct access_who *,
 		    const char *listener, const char *server, const char *why);
 
-/* {refused, refusedByUser: {name: n}, tokens: "off"|"N loaded"|error}. */
+/*
+ * {refused, refusedByUser: {name: n}, tokens: "off"|"N loaded"|error,
+ *  lookups: {count, failed, totalMicros, maxMicros}} (TCP peer lookups).
+ */
 struct json_object *access_stats_json(const struct access *);
 
 #endif
