@@ -125,6 +125,18 @@ access_rule_clear(struct access_rule *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* The digests are derived from secrets: wiped, not just freed. */
+static void
+access_tokens_drop(struct access *acc)
+{
+	if (acc->tokens != NULL)
+		OPENSSL_cleanse(acc->tokens,
+		    acc->ntokens * sizeof *acc->tokens);
+	free(acc->tokens);
+	acc->tokens = NULL;
+	acc->ntokens = 0;
+}
+
 static void
 access_clear(struct access *acc)
 {
@@ -138,11 +150,7 @@ access_clear(struct access *acc)
 	free(acc->servers);
 	acc->servers = NULL;
 	acc->nservers = 0;
-	if (acc->tokens != NULL)
-		OPENSSL_cleanse(acc->tokens, acc->ntokens * sizeof *acc->tokens);
-	free(acc->tokens);
-	acc->tokens = NULL;
-	acc->ntokens = 0;
+	access_tokens_drop(acc);
 	free(acc->tokens_file);
 	acc->tokens_file = NULL;
 	acc->tokens_error[0] = '\0';
@@ -477,11 +485,7 @@ access_load_tokens(struct access *acc, const char *path)
 		    acc->ntokens == 1 ? "" : "s", path);
 		return;
 	}
-	if (acc->tokens != NULL)
-		OPENSSL_cleanse(acc->tokens, acc->ntokens * sizeof *acc->tokens);
-	free(acc->tokens);
-	acc->tokens = NULL;
-	acc->ntokens = 0;
+	access_tokens_drop(acc);
 	snprintf(acc->tokens_error, sizeof acc->tokens_error, "%s", err);
 	log_errorx("access: tokens file not used, every bearer token is "
 	    "refused: %s", err);
