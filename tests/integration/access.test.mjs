@@ -10,7 +10,7 @@
 // they are skipped with a message.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -144,6 +144,12 @@ itest('HTTP: another uid is refused with 403 and nothing reaches the ' +
 		return m.text;
 	})();
 	assert.match(metrics, /^mcprelay_access_refusals_total\{user="nobody"\} 4$/m);
+	const text = spawnSync(bin.ctl, ['stats', '--socket',
+	    path.join(dir, 'control.sock')], { encoding: 'utf8',
+	    timeout: 10000 });
+	assert.equal(text.status, 0, text.stderr);
+	assert.match(text.stdout, /^  access +refused=4 tokens=off$/m);
+	assert.match(text.stdout, /^  refused by +nobody=4$/m);
 });
 
 itest('HTTP and Unix: an allowed uid gets through', async (t) => {
