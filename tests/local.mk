@@ -40,7 +40,8 @@ EXTRA_DIST += tests/integration/demo-server.test.sh tests/integration/run.sh \
 	tests/integration/eras.test.mjs \
 	tests/integration/lib/harness.mjs tests/integration/lib/selftest.mjs \
 	tests/integration/lib/pidwrap.sh tests/integration/lib/fault-proxy.mjs \
-	tests/integration/lib/everything.mjs
+	tests/integration/lib/everything.mjs \
+	tests/integration/lib/as-user.mjs
 
 # systemd.test.mjs: the service manager's side (sd_notify sink, socket
 # activation launcher) in a small C helper.
