@@ -91,7 +91,7 @@ peer_diag_read(struct peer_diag *pd, uint32_t seq, uid_t *uid,
 	struct nlmsgerr		*e;
 	struct inet_diag_msg	*m;
 	ssize_t			 n;
-	int			 len;
+	size_t			 off;
 	long			 left;
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -115,8 +115,13 @@ peer_diag_read(struct peer_diag *pd, uint32_t seq, uid_t *uid,
 			}
 			continue;
 		}
-		len = (int)n;
-		for (h = &u.h; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+		/* NLMSG_OK() by hand: it mixes signs (clang -Wsign-compare). */
+		for (off = 0; off + sizeof *h <= (size_t)n;
+		    off += NLMSG_ALIGN(h->nlmsg_len)) {
+			h = (struct nlmsghdr *)(void *)(u.buf + off);
+			if (h->nlmsg_len < sizeof *h ||
+			    h->nlmsg_len > (size_t)n - off)
+				break;
 			if (h->nlmsg_seq != seq)
 				continue;
 			if (h->nlmsg_type == NLMSG_ERROR) {
