@@ -244,7 +244,7 @@ listen_unix_conn_open_session(struct listen_unix_conn *c, const char *server)
 	session_set_standalone(c->session, &c->stream);
 }
 
-/* Tell the client why, then close: nothing it sends is read. */
+/* Tell the client why, then close: nothing it sends is looked at. */
 static void
 listen_unix_conn_refuse(struct listen_unix_conn *c, const char *server,
     const char *reason)
