@@ -152,7 +152,8 @@ itest('HTTP: another uid is refused with 403 and nothing reaches the ' +
 	assert.match(text.stdout, /^  refused by +nobody=4$/m);
 });
 
-itest('HTTP and Unix: an allowed uid gets through', async (t) => {
+itest('HTTP and Unix: an allowed uid gets through, but not into another ' +
+    'user\'s session', async (t) => {
 	if (needRoot(t))
 		return;
 	const dir = sharedDir(t);
@@ -177,6 +178,16 @@ itest('HTTP and Unix: an allowed uid gets through', async (t) => {
 	assert.equal(u.lines[0].id, 1);
 	assert.ok(u.lines[0].result, JSON.stringify(u.lines[0]));
 	assert.equal(u.lines[1].result.content[0].text, 'unix nobody');
+	assert.deepEqual(execLog(exec).map((e) => e.args.text),
+	    ['from nobody', 'unix nobody']);
+	// Allowed, but a session belongs to the one who opened it: root's
+	// session id is "not found" for nobody.
+	const root = await initialize(d.mcpUrl());
+	const other = await asUser(dir, NOBODY, { http: `${d.url}/mcp`,
+	    sessionId: root.sessionId, steps: [{ method: 'tools/call',
+	    params: { name: 'echo', arguments: { text: 'stolen' } } }] });
+	assert.equal(other.results[0].status, 404);
+	assert.equal(other.results[0].json.error.code, -32001);
 	assert.deepEqual(execLog(exec).map((e) => e.args.text),
 	    ['from nobody', 'unix nobody']);
 	assert.equal((await stats(d)).access.refused, 0);

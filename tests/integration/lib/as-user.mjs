@@ -3,6 +3,7 @@
 //   {http: URL, token?, steps: [{method, params}]}  initialize first, then
 //     each step on the session, all over one kept-alive connection:
 //     {results: [{status, json}]}; a refused initialize ends the plan.
+//     With sessionId: the steps on that session, without initialize.
 //   {unix: PATH, lines: [...]}  connect, send the lines, read until the
 //     daemon closes or 3 s pass: {lines: [parsed], closed}.
 import * as http from 'node:http';
@@ -39,6 +40,18 @@ async function runHttp() {
 	const headers = plan.token ? { Authorization: `Bearer ${plan.token}` } :
 	    {};
 	const results = [];
+	if (plan.sessionId) {
+		// Someone else's session: no initialize of our own.
+		headers['Mcp-Session-Id'] = plan.sessionId;
+		for (const [i, st] of (plan.steps ?? []).entries()) {
+			const r = await post(agent, plan.http, headers,
+			    { jsonrpc: '2.0', id: i + 1, method: st.method,
+			    params: st.params });
+			results.push({ status: r.status, json: r.json });
+		}
+		agent.destroy();
+		return { results };
+	}
 	const init = await post(agent, plan.http, headers, { jsonrpc: '2.0',
 	    id: 0, method: 'initialize', params: { protocolVersion:
 	    '2025-11-25', capabilities: {}, clientInfo: { name: 'as-user',
