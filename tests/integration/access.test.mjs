@@ -47,11 +47,16 @@ function sharedDir(t) {
 	return dir;
 }
 
-/* Run lib/as-user.mjs as [uid, gid] with the plan; its JSON result. */
-function asUser(dir, [uid, gid], plan, timeout = 10000) {
+/*
+ * Run lib/as-user.mjs as [uid, gid, supplementary gids...] with the plan;
+ * its JSON result.
+ */
+function asUser(dir, [uid, gid, ...groups], plan, timeout = 10000) {
 	return new Promise((resolve, reject) => {
 		const child = spawn('setpriv', [`--reuid=${uid}`,
-		    `--regid=${gid}`, '--clear-groups', process.execPath,
+		    `--regid=${gid}`, groups.length > 0 ?
+		    `--groups=${groups.join(',')}` : '--clear-groups',
+		    process.execPath,
 		    path.join(dir, 'as-user.mjs'), JSON.stringify(plan)],
 		    { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
 		let out = '', err = '';
@@ -273,6 +278,29 @@ itest('a per-server allow list hides and refuses the server for others',
 	    arguments: { text: 'root' } })), 'root');
 	assert.deepEqual(execLog(execProd).map((e) => e.args.text), ['root']);
 	assert.deepEqual((await stats(d)).access.refusedByUser, { nobody: 3 });
+});
+
+itest('allow_groups: the Unix socket knows the peer\'s own groups, TCP ' +
+    'only the user database\'s', async (t) => {
+	if (needRoot(t))
+		return;
+	const dir = sharedDir(t);
+	// A gid in no group file: only the kernel's list of the peer has it.
+	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
+	    listen: openUnix(dir), access: { allow_groups: ['54321'] },
+	    servers: { demo: demoServer() } }) });
+	const member = [65534, 65534, 54321];
+	const u = await asUser(dir, member, { unix: path.join(dir, 'mcp.sock'),
+	    until: 1, lines: [{ jsonrpc: '2.0', id: 1, method: 'ping' }] });
+	assert.deepEqual(u.lines[0], { jsonrpc: '2.0', id: 1, result: {} });
+	const h = await asUser(dir, member, { http: `${d.url}/mcp`, steps: [] });
+	assert.equal(h.results[0].status, 403);
+	assert.match(h.results[0].json.error.message,
+	    /no group of access.allow_groups/);
+	const stranger = await asUser(dir, NOBODY, { unix: path.join(dir,
+	    'mcp.sock'), lines: [{ jsonrpc: '2.0', id: 1, method: 'ping' }] });
+	assert.equal(stranger.lines[0].error.code, FORBIDDEN);
+	assert.deepEqual((await stats(d)).access.refusedByUser, { nobody: 2 });
 });
 
 function writeTokens(dir, text, mode) {
