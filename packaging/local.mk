@@ -13,11 +13,12 @@ EXTRA_DIST += packaging/check.sh packaging/build-deb.sh \
 # The installed configuration is the system service's: members of the
 # mcprelay group (sysusers.d/mcprelay.conf) may use the daemon and read its
 # statistics on a 0660 control socket.  The source file keeps [] and ""
-# so that it loads where that group does not exist.
+# so that it loads where that group does not exist.  (\# : a make comment
+# otherwise.)
 MCPRELAY_SYSTEM_CONFIG = sed \
 	-e 's/^  allow_groups: \[\]  /  allow_groups: [mcprelay]/' \
-	-e 's/^  mode: 0600  \(  *# octal permissions of the control\)/  mode: 0660  \1/' \
-	-e 's/^  group: ""  \(  *# members may read stats only\)/  group: mcprelay\1/' \
+	-e 's/^  mode: 0600  \(  *\# octal permissions of the control\)/  mode: 0660  \1/' \
+	-e 's/^  group: ""  \(  *\# members may read stats only\)/  group: mcprelay\1/' \
 	$(srcdir)/config/mcprelay.yaml
 
 install-data-local: install-systemd-snippets
