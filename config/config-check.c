@@ -263,6 +263,7 @@ config_check(struct cfg_load *L)
 	for (i = 0; i < cfg->nservers; i++)
 		names[i] = cfg->servers[i].name;
 	check_metrics(L, &cfg->metrics);
+	config_check_access(L);
 	qsort(names, cfg->nservers, sizeof *names, check_name_cmp);
 	for (i = 0; i < cfg->nservers; i++)
 		check_fallback(L, &cfg->servers[i], L->server_scopes[i], names,

@@ -196,4 +196,10 @@ void		 config_check(struct cfg_load *);
 /* config-rules.c: retry rules against the tools they aim at. */
 void		 config_rules_check(struct cfg_load *);
 
+/* config-access.c: access, servers.X.allow, listen.http's tokens_file. */
+extern const struct cfg_type cfg_t_allow, cfg_t_http_listen;
+extern const struct cfg_key cfg_access_keys[], cfg_allow_keys[];
+int		 config_host_is_loopback(const char *host);
+void		 config_check_access(struct cfg_load *);
+
 #endif

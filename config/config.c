@@ -616,6 +616,7 @@ static const struct cfg_key server_keys[] = {
 	    NULL, CFG_NONEMPTY),
 	CFG_LIST("tools", struct config_server, tools, ntools, &cfg_t_tools,
 	    NULL, 0),
+	CFG_FIELD("allow", struct config_server, allow, &cfg_t_allow, NULL, 0),
 	CFG_POLICY_KEYS(struct config_server),
 	CFG_END
 };
@@ -637,7 +638,8 @@ static const struct cfg_key unix_keys[] = {
 };
 
 static const struct cfg_key listen_keys[] = {
-	CFG_FIELD("http", struct config_listen, http, &cfg_t_listen, NULL, 0),
+	CFG_FIELD("http", struct config_listen, http, &cfg_t_http_listen,
+	    NULL, 0),
 	CFG_FIELD("unix", struct config_listen, unix_socket, &cfg_t_unix,
 	    unix_keys, 0),
 	CFG_LIST("allowed_origins", struct config_listen, allowed_origins,
@@ -731,6 +733,8 @@ static const struct cfg_key root_keys[] = {
 	{ "log", &cfg_t_section, 0, 0, 0, log_keys, 0 },
 	CFG_FIELD("listen", struct config, listen, &cfg_t_section,
 	    listen_keys, 0),
+	CFG_FIELD("access", struct config, access, &cfg_t_section,
+	    cfg_access_keys, 0),
 	CFG_FIELD("control", struct config, control, &cfg_t_section,
 	    control_keys, 0),
 	CFG_FIELD("routing", struct config, routing, &cfg_t_section,

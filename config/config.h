@@ -140,6 +140,29 @@ struct config_tool {
 };
 
 /*
+ * Who may use the daemon, or one server (docs/security.md).  Users and
+ * groups are names or numeric ids, checked against the user database when
+ * the file loads; tokens name entries of listen.http.tokens_file.
+ */
+struct config_allow {
+	bool	  set;		/* the block was given */
+	char	**users;
+	size_t	  nusers;
+	char	**groups;
+	size_t	  ngroups;
+	char	**tokens;
+	size_t	  ntokens;
+};
+
+/* access: who may connect at all (root and the daemon's user always). */
+struct config_access {
+	char	**allow_users;
+	size_t	  nallow_users;
+	char	**allow_groups;
+	size_t	  nallow_groups;
+};
+
+/*
  * Lists are never NULL: counted, and NULL-terminated too (headers end with
  * an entry whose name is NULL), so args and env go straight to execve().
  */
@@ -170,6 +193,7 @@ struct config_server {
 	size_t				 ntools;
 	/* The defaults' retry.rules (borrowed from the same config). */
 	const struct retry_rules	*default_rules;
+	struct config_allow		 allow;		/* narrows access */
 
 	/* struct config_policy's fields, merged over the defaults. */
 	struct config_retry		 retry;
@@ -189,6 +213,7 @@ struct config_http_listen {
 	bool	 enabled;
 	char	*host;		/* no brackets for IPv6 */
 	int	 port;		/* 0 = any free port */
+	char	*tokens_file;	/* listen.http only; NULL = no tokens */
 };
 
 struct config_unix_listen {
@@ -243,6 +268,7 @@ struct config {
 	char			*name;		/* as given to the loader */
 	enum log_level		 log_level;	/* info */
 	struct config_listen	 listen;
+	struct config_access	 access;
 	struct config_control	 control;
 	struct config_routing	 routing;
 	struct config_policy	 defaults;

@@ -3,8 +3,8 @@ noinst_LIBRARIES += libmcpconfig.a
 libmcpconfig_a_CFLAGS = $(AM_CFLAGS) $(YAML_CFLAGS) $(JSONC_CFLAGS)
 libmcpconfig_a_SOURCES = \
 	config/config.c config/config.h config/config-int.h \
-	config/config-check.c config/config-rules.c config/config-types.c \
-	config/config-yaml.c \
+	config/config-access.c config/config-check.c config/config-rules.c \
+	config/config-types.c config/config-yaml.c \
 	config/control-path.c \
 	config/duration.c config/duration.h \
 	config/expand.c config/expand.h

@@ -294,6 +294,18 @@ stats_server(struct json_object *s)
 	stats_pairs("alerts", ctl_get(s, "alerts"), 1);
 }
 
+/* Refusals by the access rules (docs/security.md), by user. */
+static void
+stats_access(struct json_object *a)
+{
+	if (a == NULL)
+		return;
+	printf("  %-13s refused=%" PRId64 " tokens=%s\n", "access",
+	    ctl_int(a, "refused"), ctl_str(a, "tokens", "off"));
+	if (ctl_int(a, "refused") > 0)
+		stats_pairs("refused by", ctl_get(a, "refusedByUser"), 1);
+}
+
 int
 cmd_stats(const struct ctl_cmd *self, int argc, char **argv)
 {
@@ -320,6 +332,7 @@ cmd_stats(const struct ctl_cmd *self, int argc, char **argv)
 		    ctl_int(r, "sessions.total"));
 		stats_pairs("requests", ctl_get(r, "requests"), 0);
 		stats_pairs("reloads", ctl_get(r, "reloads"), 0);
+		stats_access(ctl_get(r, "access"));
 		list = ctl_get(r, "servers");
 		for (i = 0; i < json_object_array_length(list); i++)
 			stats_server(json_object_array_get_idx(list, i));

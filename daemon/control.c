@@ -24,6 +24,7 @@
 #include <event2/listener.h>
 #include <json-c/json.h>
 
+#include "access.h"
 #include "compat-queue.h"
 #include "config.h"
 #include "control.h"
@@ -667,6 +668,26 @@ control_peer_access(struct control *ctl, int fd, struct sockfile_peer *peer)
 	return control_access_for(peer->uid, in_group, ctl->daemon_uid);
 }
 
+/* The refusal in the daemon's access audit (counted by user). */
+static void
+control_audit(struct control_conn *c)
+{
+	struct access_who	 who;
+	struct control		*ctl = c->ctl;
+	char			 why[160];
+
+	memset(&who, 0, sizeof who);
+	who.kind = c->peer.uid != (uid_t)-1 ? ACCESS_USER : ACCESS_NONE;
+	who.uid = c->peer.uid;
+	who.pid = c->peer.pid;
+	who.ngroups = -1;
+	who.conn = access_next_conn(ctl->relay->access);
+	snprintf(why, sizeof why, "not root, not the daemon's user, not in "
+	    "group %s", ctl->group != NULL ? ctl->group :
+	    "(none configured)");
+	access_audit(ctl->relay->access, &who, "control", NULL, why);
+}
+
 static void
 control_conn_new(struct control *ctl, int fd)
 {
@@ -698,10 +719,7 @@ control_conn_new(struct control *ctl, int fd)
 	ctl->counters.open++;
 	if (c->access == CONTROL_ACCESS_NONE) {
 		ctl->counters.refused++;
-		log_warnx("control: refused pid %ld uid %ld: not root, not "
-		    "the daemon's user, not in group %s", (long)c->peer.pid,
-		    (long)c->peer.uid, ctl->group != NULL ? ctl->group :
-		    "(none configured)");
+		control_audit(c);
 		snprintf(text, sizeof text, "permission denied: uid %ld may "
 		    "not use the control socket (root, the daemon's user and "
 		    "members of control.group may)", (long)c->peer.uid);

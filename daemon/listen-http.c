@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -23,6 +24,7 @@
 #include <json-c/json.h>
 #include <json-c/linkhash.h>
 
+#include "access.h"
 #include "config.h"
 #include "era.h"
 #include "jsonrpc.h"
@@ -61,17 +63,32 @@ struct http_stream {
 	enum http_stream_mode	 mode;
 	struct evhttp_request	*req;
 	struct session		*session;
+	struct access_who	 who;		/* the client of the request */
 	uint64_t		 stream_no;	/* 0: events carry no id */
 	int			 modern;	/* answers a 2026-07-28 POST */
 	struct event		*keepalive;
 	TAILQ_ENTRY(http_stream) entry;
 };
 
-/* Per TCP connection: the streams answering on it, to clean up on close. */
+enum http_conn_peer {
+	HTTP_PEER_UNKNOWN,	/* not looked up yet: no request needed it */
+	HTTP_PEER_KNOWN,	/* who holds the peer's uid */
+	HTTP_PEER_FAILED,	/* the lookup failed: refused, why says why */
+};
+
+/*
+ * Per TCP connection: the streams answering on it, to clean up on close,
+ * and the peer's uid, looked up once, when the first request without a
+ * token comes (requests with a token need none).
+ */
 struct http_conn {
 	struct listen_http		*lh;
 	struct evhttp_connection	*evcon;
 	TAILQ_HEAD(, http_stream)	 streams;
+	enum http_conn_peer		 peer;
+	struct access_who		 who;
+	uint64_t			 conn;	/* access_next_conn() */
+	char				 why[256];
 };
 
 struct listen_http {
@@ -107,6 +124,7 @@ http_conn_get(struct listen_http *lh, struct evhttp_request *req)
 	c = xcalloc(1, sizeof *c);
 	c->lh = lh;
 	c->evcon = evcon;
+	c->conn = access_next_conn(lh->relay->access);
 	TAILQ_INIT(&c->streams);
 	lh_table_insert(lh->conns, evcon, c);
 	evhttp_connection_set_closecb(evcon, listen_http_conn_close_cb, c);
@@ -115,12 +133,15 @@ http_conn_get(struct listen_http *lh, struct evhttp_request *req)
 
 static struct http_stream *
 http_stream_new(struct listen_http *lh, struct evhttp_request *req,
-    enum http_stream_kind kind, struct session *s)
+    enum http_stream_kind kind, struct session *s,
+    const struct access_who *who)
 {
 	struct http_stream	*st;
 
 	st = xcalloc(1, sizeof *st);
 	client_stream_init(&st->cs, &http_stream_ops, st);
+	st->who = *who;
+	st->cs.who = &st->who;
 	st->lh = lh;
 	st->kind = kind;
 	st->req = req;
@@ -420,6 +441,87 @@ http_error(struct evhttp_request *req, int status, const char *reason,
 	json_object_put(err);
 }
 
+/* ---- who is asking ----------------------------------------------------- */
+
+static void
+http_refuse(struct listen_http *lh, struct evhttp_request *req,
+    const struct access_who *who, const char *server, const char *reason)
+{
+	struct json_object	*err;
+
+	err = access_refuse(lh->relay->access, who, "http", server, reason,
+	    NULL);
+	http_send_json(req, 403, "Forbidden", err, NULL);
+	json_object_put(err);
+}
+
+/* The peer's uid, asked of the kernel once per connection. */
+static void
+http_conn_identify(struct http_conn *c)
+{
+	struct bufferevent	*bev;
+	int			 fd = -1;
+
+	if (c->peer != HTTP_PEER_UNKNOWN)
+		return;
+	if ((bev = evhttp_connection_get_bufferevent(c->evcon)) != NULL)
+		fd = bufferevent_getfd(bev);
+	if (fd < 0) {
+		memset(&c->who, 0, sizeof c->who);
+		c->who.kind = ACCESS_NONE;
+		snprintf(c->why, sizeof c->why, "the connection has no socket");
+	} else if (access_peer_tcp(c->lh->relay->access, fd, &c->who, c->why,
+	    sizeof c->why) == 0) {
+		c->peer = HTTP_PEER_KNOWN;
+		c->who.conn = c->conn;
+		c->who.via = "http";
+		return;
+	}
+	c->peer = HTTP_PEER_FAILED;
+	c->who.conn = c->conn;
+	c->who.via = "http";
+}
+
+/*
+ * Who sends req: the token of its Authorization header when tokens are
+ * configured, else the connection's peer.  0 when the daemon may be used
+ * by them; -1 after a 403 that says why.
+ */
+static int
+listen_http_identify(struct listen_http *lh, struct evhttp_request *req,
+    struct access_who *who)
+{
+	struct http_conn	*c = http_conn_get(lh, req);
+	const char		*auth;
+	char			 why[640];
+
+	auth = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+	if (auth != NULL && access_tokens_configured(lh->relay->access)) {
+		if (access_token(lh->relay->access, auth, who, why,
+		    sizeof why) == -1) {
+			who->conn = c->conn;
+			who->via = "http";
+			http_refuse(lh, req, who, NULL, why);
+			return -1;
+		}
+	} else {
+		http_conn_identify(c);
+		*who = c->who;
+		if (c->peer == HTTP_PEER_FAILED) {
+			http_refuse(lh, req, who, NULL, c->why);
+			return -1;
+		}
+	}
+	who->conn = c->conn;
+	who->via = "http";
+	if (!access_allowed(lh->relay->access, who, NULL)) {
+		http_refuse(lh, req, who, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- routing of paths -------------------------------------------------- */
 
 enum http_endpoint {
@@ -521,7 +623,8 @@ http_check_message(struct listen_http *lh, struct evhttp_request *req,
 
 static struct session *
 http_find_session(struct listen_http *lh, struct evhttp_request *req,
-    const char *server, struct json_object *id)
+    const char *server, struct json_object *id,
+    const struct access_who *who)
 {
 	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
 	const char		*sid, *version;
@@ -535,8 +638,10 @@ http_find_session(struct listen_http *lh, struct evhttp_request *req,
 	}
 	/* A legacy SSE session is no Streamable HTTP session: its life is
 	 * its SSE stream's, not GET's or DELETE's. */
+	/* Another client's session is no session of this one's. */
 	if ((s = sessions_find(lh->relay->sessions, sid)) == NULL ||
-	    !http_same_scope(s, server) || session_legacy_sse(s)) {
+	    !http_same_scope(s, server) || session_legacy_sse(s) ||
+	    !access_same(session_who(s), who)) {
 		http_error(req, HTTP_NOTFOUND, "Not Found", id, -32001,
 		    "Session not found: it ended or never existed; "
 		    "initialize a new one");
@@ -586,7 +691,8 @@ http_request_is_modern(struct evhttp_request *req, struct json_object *msg)
 /* A 2026-07-28 request: no session, headers must mirror the body. */
 static void
 http_post_modern(struct listen_http *lh, struct evhttp_request *req,
-    const char *server, struct json_object *msg)
+    const char *server, struct json_object *msg,
+    const struct access_who *who)
 {
 	struct era_error	 err;
 	struct json_object	*schema = NULL, *params, *name, *reply;
@@ -610,14 +716,15 @@ http_post_modern(struct listen_http *lh, struct evhttp_request *req,
 		json_object_put(reply);
 		return;
 	}
-	st = http_stream_new(lh, req, HTTP_STREAM_POST, NULL);
+	st = http_stream_new(lh, req, HTTP_STREAM_POST, NULL, who);
 	st->modern = 1;
 	sessions_handle_modern(lh->relay->sessions, scope, msg, &st->cs);
 }
 
 static void
 http_post(struct listen_http *lh, struct evhttp_request *req,
-    const char *server)
+    const char *server,
+    const struct access_who *who)
 {
 	struct json_object	*msg;
 	struct session		*s;
@@ -639,7 +746,7 @@ http_post(struct listen_http *lh, struct evhttp_request *req,
 	}
 	method = jsonrpc_method(msg);
 	if (kind == JSONRPC_REQUEST && http_request_is_modern(req, msg)) {
-		http_post_modern(lh, req, server, msg);
+		http_post_modern(lh, req, server, msg, who);
 		json_object_put(msg);
 		return;
 	}
@@ -659,8 +766,9 @@ http_post(struct listen_http *lh, struct evhttp_request *req,
 	if (kind == JSONRPC_REQUEST && strcmp(method, "initialize") == 0) {
 		s = session_new(lh->relay->sessions,
 		    server[0] != '\0' ? server : NULL, 1);
+		session_set_who(s, who);
 	} else if ((s = http_find_session(lh, req, server,
-	    kind == JSONRPC_REQUEST ? jsonrpc_id(msg) : NULL)) == NULL) {
+	    kind == JSONRPC_REQUEST ? jsonrpc_id(msg) : NULL, who)) == NULL) {
 		json_object_put(msg);
 		return;
 	}
@@ -671,7 +779,7 @@ http_post(struct listen_http *lh, struct evhttp_request *req,
 		json_object_put(msg);
 		return;
 	}
-	st = http_stream_new(lh, req, HTTP_STREAM_POST, s);
+	st = http_stream_new(lh, req, HTTP_STREAM_POST, s, who);
 	session_handle(s, msg, &st->cs);
 	json_object_put(msg);
 }
@@ -705,7 +813,8 @@ http_replay_cb(void *arg, uint64_t seq, const char *data)
  */
 static void
 http_get(struct listen_http *lh, struct evhttp_request *req,
-    const char *server)
+    const char *server,
+    const struct access_who *who)
 {
 	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
 	const char		*accept, *last;
@@ -730,7 +839,7 @@ http_get(struct listen_http *lh, struct evhttp_request *req,
 		    "(legacy sessions only; 2026-07-28 has no GET stream)");
 		return;
 	}
-	if ((s = http_find_session(lh, req, server, NULL)) == NULL)
+	if ((s = http_find_session(lh, req, server, NULL, who)) == NULL)
 		return;
 	if ((last = evhttp_find_header(in, "Last-Event-ID")) != NULL &&
 	    sscanf(last, "%" SCNu64 "-%" SCNu64, &stream_no, &seq) != 2)
@@ -741,7 +850,7 @@ http_get(struct listen_http *lh, struct evhttp_request *req,
 		session_set_standalone(s, NULL);
 		http_stream_end(old);
 	}
-	st = http_stream_new(lh, req, HTTP_STREAM_GET, s);
+	st = http_stream_new(lh, req, HTTP_STREAM_GET, s, who);
 	http_sse_start(st);
 	fresh = st->stream_no;
 	if (stream_no != 0 && stream_no < fresh) {
@@ -760,7 +869,8 @@ http_get(struct listen_http *lh, struct evhttp_request *req,
 
 static void
 http_delete(struct listen_http *lh, struct evhttp_request *req,
-    const char *server)
+    const char *server,
+    const struct access_who *who)
 {
 	struct session		*s;
 	struct client_stream	*cs;
@@ -772,7 +882,7 @@ http_delete(struct listen_http *lh, struct evhttp_request *req,
 		    "(2026-07-28 has no sessions)");
 		return;
 	}
-	if ((s = http_find_session(lh, req, server, NULL)) == NULL)
+	if ((s = http_find_session(lh, req, server, NULL, who)) == NULL)
 		return;
 	if ((cs = session_standalone(s)) != NULL) {
 		session_set_standalone(s, NULL);
@@ -786,7 +896,8 @@ http_delete(struct listen_http *lh, struct evhttp_request *req,
 
 static void
 http_legacy_open(struct listen_http *lh, struct evhttp_request *req,
-    const char *server)
+    const char *server,
+    const struct access_who *who)
 {
 	struct session		*s;
 	struct http_stream	*st;
@@ -794,8 +905,9 @@ http_legacy_open(struct listen_http *lh, struct evhttp_request *req,
 
 	s = session_new(lh->relay->sessions, server[0] != '\0' ? server :
 	    NULL, 1);
+	session_set_who(s, who);
 	session_set_legacy_sse(s);
-	st = http_stream_new(lh, req, HTTP_STREAM_LEGACY, s);
+	st = http_stream_new(lh, req, HTTP_STREAM_LEGACY, s, who);
 	http_sse_start(st);
 	if (server[0] != '\0')
 		snprintf(endpoint, sizeof endpoint,
@@ -809,7 +921,8 @@ http_legacy_open(struct listen_http *lh, struct evhttp_request *req,
 
 static void
 http_legacy_post(struct listen_http *lh, struct evhttp_request *req,
-    const char *server)
+    const char *server,
+    const struct access_who *who)
 {
 	struct evkeyvalq	 query;
 	const char		*sid;
@@ -822,7 +935,8 @@ http_legacy_post(struct listen_http *lh, struct evhttp_request *req,
 	if ((sid = evhttp_find_header(&query, "sessionId")) != NULL)
 		s = sessions_find(lh->relay->sessions, sid);
 	if (s == NULL || !http_same_scope(s, server) ||
-	    !session_legacy_sse(s) || session_standalone(s) == NULL) {
+	    !session_legacy_sse(s) || session_standalone(s) == NULL ||
+	    !access_same(session_who(s), who)) {
 		evhttp_clear_headers(&query);
 		http_error(req, HTTP_NOTFOUND, "Not Found", NULL, -32001,
 		    "Session not found: open the SSE stream first");
@@ -852,6 +966,7 @@ listen_http_request_cb(struct evhttp_request *req, void *arg)
 	char			 server[128];
 	enum http_endpoint	 ep;
 	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
+	struct access_who	 who;
 
 	if (!listen_http_allowed(lh, req, &why)) {
 		log_info("http: refused a request: %s", why);
@@ -859,16 +974,24 @@ listen_http_request_cb(struct evhttp_request *req, void *arg)
 		    why);
 		return;
 	}
+	/* Before anything of the request is looked at. */
+	if (listen_http_identify(lh, req, &who) == -1)
+		return;
 	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	ep = http_parse_path(path != NULL ? path : "", server, sizeof server);
+	if (server[0] != '\0' && router_find(lh->relay->router, server) !=
+	    NULL && !access_allowed(lh->relay->access, &who, server)) {
+		http_refuse(lh, req, &who, server, NULL);
+		return;
+	}
 	switch (ep) {
 	case EP_MCP:
 		if (cmd == EVHTTP_REQ_POST)
-			http_post(lh, req, server);
+			http_post(lh, req, server, &who);
 		else if (cmd == EVHTTP_REQ_GET)
-			http_get(lh, req, server);
+			http_get(lh, req, server, &who);
 		else if (cmd == EVHTTP_REQ_DELETE)
-			http_delete(lh, req, server);
+			http_delete(lh, req, server, &who);
 		else
 			http_error(req, HTTP_BADMETHOD, "Method Not Allowed",
 			    NULL, JSONRPC_INVALID_REQUEST,
@@ -880,12 +1003,12 @@ listen_http_request_cb(struct evhttp_request *req, void *arg)
 		if (server[0] != '\0' &&
 		    router_find(lh->relay->router, server) == NULL)
 			break;
-		http_legacy_open(lh, req, server);
+		http_legacy_open(lh, req, server, &who);
 		return;
 	case EP_MESSAGES:
 		if (cmd != EVHTTP_REQ_POST)
 			break;
-		http_legacy_post(lh, req, server);
+		http_legacy_post(lh, req, server, &who);
 		return;
 	case EP_NONE:
 		break;

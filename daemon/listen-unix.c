@@ -22,6 +22,7 @@
 #include <event2/listener.h>
 #include <json-c/json.h>
 
+#include "access.h"
 #include "errors.h"
 #include "jsonrpc.h"
 #include "listen-unix.h"
@@ -36,6 +37,8 @@
 
 /* How long accepting pauses after accept() fails (EMFILE and the like). */
 #define LISTEN_UNIX_ACCEPT_PAUSE	1
+/* How long a refused client has to close after reading why. */
+#define LISTEN_UNIX_REFUSED_LINGER	1
 
 enum listen_unix_conn_state {
 	LISTEN_UNIX_CONN_OPEN,		/* reading and writing */
@@ -44,6 +47,12 @@ enum listen_unix_conn_state {
 	LISTEN_UNIX_CONN_FLUSHING,	/* client sent EOF: not reading;
 					   closed once its requests are
 					   answered and the output sent */
+	LISTEN_UNIX_CONN_REFUSED,	/* access refused: the error goes
+					   out, then our side is shut down;
+					   input is dropped until the client
+					   closes (or the linger timer), so
+					   that it reads the error instead of
+					   a reset for what it sent unread */
 	LISTEN_UNIX_CONN_DEAD,		/* nothing in or out; ev_free will
 					   free it from the event loop */
 };
@@ -52,6 +61,7 @@ static const char *const listen_unix_conn_state_names[] = {
 	[LISTEN_UNIX_CONN_OPEN] = "open",
 	[LISTEN_UNIX_CONN_PAUSED] = "paused",
 	[LISTEN_UNIX_CONN_FLUSHING] = "flushing",
+	[LISTEN_UNIX_CONN_REFUSED] = "refused",
 	[LISTEN_UNIX_CONN_DEAD] = "dead",
 };
 
@@ -62,6 +72,7 @@ struct listen_unix_conn {
 	const char			*why;	/* why it is closing */
 	pid_t				 pid;	/* peer; -1 if unknown */
 	uid_t				 uid;	/* (uid_t)-1 if unknown */
+	struct access_who		 who;	/* the peer, for access */
 	struct bufferevent		*bev;
 	struct ndjson_reader		*reader;
 	uint64_t			 lines;	/* messages read so far */
@@ -70,6 +81,7 @@ struct listen_unix_conn {
 	/* Freeing is deferred: a write that overflows happens deep inside
 	 * the session layer, which must not see its stream vanish. */
 	struct event			*ev_free;
+	struct event			*ev_linger; /* REFUSED only */
 	TAILQ_ENTRY(listen_unix_conn)	 entry;
 };
 
@@ -93,6 +105,30 @@ listen_unix_conn_flushed(struct listen_unix_conn *c)
 {
 	return TAILQ_EMPTY(&c->stream.requests) &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+}
+
+static void	listen_unix_conn_set_state(struct listen_unix_conn *,
+		    enum listen_unix_conn_state, const char *);
+
+static void
+listen_unix_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	listen_unix_conn_set_state(arg, LISTEN_UNIX_CONN_DEAD,
+	    "refused client did not close");
+}
+
+/* Refused: our side is shut once the error is sent; the timer bounds it. */
+static void
+listen_unix_conn_linger(struct listen_unix_conn *c)
+{
+	struct timeval	tv = { LISTEN_UNIX_REFUSED_LINGER, 0 };
+
+	if (c->ev_linger == NULL && (c->ev_linger = evtimer_new(
+	    c->listener->relay->base, listen_unix_linger_cb, c)) == NULL)
+		fatalx("unix: evtimer_new failed");
+	evtimer_add(c->ev_linger, &tv);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 }
 
 static void
@@ -119,9 +155,16 @@ listen_unix_conn_set_state(struct listen_unix_conn *c,
 			listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_DEAD,
 			    why);
 		break;
+	case LISTEN_UNIX_CONN_REFUSED:
+		c->why = why;
+		bufferevent_enable(c->bev, EV_READ);
+		listen_unix_conn_linger(c);
+		break;
 	case LISTEN_UNIX_CONN_DEAD:
 		c->why = why;
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		if (c->ev_linger != NULL)
+			event_del(c->ev_linger);
 		event_active(c->ev_free, 0, 0);
 		break;
 	}
@@ -197,7 +240,23 @@ static void
 listen_unix_conn_open_session(struct listen_unix_conn *c, const char *server)
 {
 	c->session = session_new(c->listener->relay->sessions, server, 0);
+	session_set_who(c->session, &c->who);
 	session_set_standalone(c->session, &c->stream);
+}
+
+/* Tell the client why, then close: nothing it sends is looked at. */
+static void
+listen_unix_conn_refuse(struct listen_unix_conn *c, const char *server,
+    const char *reason)
+{
+	struct json_object	*reply;
+
+	reply = access_refuse(c->listener->relay->access, &c->who, NULL,
+	    server, reason, NULL);
+	listen_unix_conn_send(c, reply);
+	json_object_put(reply);
+	listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_REFUSED,
+	    "access refused");
 }
 
 static int
@@ -234,6 +293,10 @@ listen_unix_conn_scope(struct listen_unix_conn *c, struct json_object *msg)
 		listen_unix_conn_error(c, NULL, RELAY_ERR_DISABLED, text);
 		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_FLUSHING,
 		    "unknown server in scope preamble");
+		return;
+	}
+	if (!access_allowed(c->listener->relay->access, &c->who, name)) {
+		listen_unix_conn_refuse(c, name, NULL);
 		return;
 	}
 	listen_unix_conn_open_session(c, name);
@@ -288,6 +351,10 @@ listen_unix_conn_read(struct listen_unix_conn *c)
 	char		*line;
 	size_t		 len;
 
+	if (c->state == LISTEN_UNIX_CONN_REFUSED) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	while (c->state == LISTEN_UNIX_CONN_OPEN) {
 		switch (ndjson_reader_next(c->reader, in, &line, &len)) {
 		case NDJSON_LINE:
@@ -322,6 +389,9 @@ listen_unix_conn_drained(struct listen_unix_conn *c)
 			listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_DEAD,
 			    c->why);
 		break;
+	case LISTEN_UNIX_CONN_REFUSED:
+		shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+		break;
 	default:
 		break;
 	}
@@ -349,7 +419,10 @@ listen_unix_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct listen_unix_conn	*c = arg;
 
-	if (what & BEV_EVENT_EOF)
+	if (c->state == LISTEN_UNIX_CONN_REFUSED &&
+	    (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_DEAD, c->why);
+	else if (what & BEV_EVENT_EOF)
 		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_FLUSHING,
 		    "client disconnected");
 	else if (what & BEV_EVENT_ERROR) {
@@ -373,6 +446,8 @@ listen_unix_conn_free(struct listen_unix_conn *c, const char *why)
 	if (c->session != NULL)
 		session_close(c->session, why);
 	event_free(c->ev_free);
+	if (c->ev_linger != NULL)
+		event_free(c->ev_linger);
 	bufferevent_free(c->bev);
 	ndjson_reader_free(c->reader);
 	free(c);
@@ -392,15 +467,21 @@ listen_unix_conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void
-listen_unix_conn_peer(struct listen_unix_conn *c, int fd)
+/* 0 when the peer may use the daemon; else why not (reason or NULL). */
+static int
+listen_unix_conn_peer(struct listen_unix_conn *c, int fd, char *why,
+    size_t len)
 {
-	struct sockfile_peer	peer;
+	struct access	*acc = c->listener->relay->access;
 
-	if (sockfile_peer(fd, &peer) == 0) {
-		c->pid = peer.pid;
-		c->uid = peer.uid;
+	why[0] = '\0';
+	if (access_peer_unix(acc, fd, &c->who, why, len) == 0) {
+		c->pid = c->who.pid;
+		c->uid = c->who.uid;
 	}
+	c->who.via = "unix";
+	return c->who.kind != ACCESS_NONE && access_allowed(acc, &c->who,
+	    NULL) ? 0 : -1;
 }
 
 static void
@@ -408,6 +489,8 @@ listen_unix_conn_new(struct listen_unix *l, int fd)
 {
 	struct listen_unix_conn	*c;
 	struct event_base	*base = l->relay->base;
+	char			 why[256];
+	int			 refused;
 
 	c = xcalloc(1, sizeof *c);
 	c->listener = l;
@@ -415,7 +498,7 @@ listen_unix_conn_new(struct listen_unix *l, int fd)
 	c->state = LISTEN_UNIX_CONN_OPEN;
 	c->pid = -1;
 	c->uid = (uid_t)-1;
-	listen_unix_conn_peer(c, fd);
+	refused = listen_unix_conn_peer(c, fd, why, sizeof why);
 	if ((c->bev = bufferevent_socket_new(base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		log_warnx("unix: %s: cannot set up a connection", l->path);
@@ -428,6 +511,7 @@ listen_unix_conn_new(struct listen_unix *l, int fd)
 	    c)) == NULL)
 		fatalx("unix: event_new failed");
 	client_stream_init(&c->stream, &listen_unix_stream_ops, c);
+	c->stream.who = &c->who;
 	bufferevent_setcb(c->bev, listen_unix_read_cb, listen_unix_write_cb,
 	    listen_unix_event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -436,6 +520,8 @@ listen_unix_conn_new(struct listen_unix *l, int fd)
 	l->counters.accepted++;
 	log_debug("unix client pid=%ld uid=%ld (conn %llu)", (long)c->pid,
 	    (long)c->uid, (unsigned long long)c->id);
+	if (refused)
+		listen_unix_conn_refuse(c, NULL, why[0] != '\0' ? why : NULL);
 }
 
 static void

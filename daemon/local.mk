@@ -5,6 +5,8 @@ libmcpdaemon_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(JSONC_CFLAGS) $(YAML_CFLAGS) $(SYSTEMD_CFLAGS)
 libmcpdaemon_a_SOURCES = \
 	daemon/relay.c daemon/relay.h \
+	daemon/access.c daemon/access.h \
+	daemon/peer.c daemon/peer.h \
 	daemon/child.c daemon/child.h \
 	daemon/control.c daemon/control.h \
 	daemon/era.c daemon/era.h \

@@ -2,8 +2,9 @@
  * Prometheus text exposition, format 0.0.4, rendered from the same stats
  * object the control socket returns, so the two never disagree.  Names
  * start with mcprelay_, counters end in _total, durations are _seconds;
- * the only labels are server, outcome, class, rule and action, so
- * cardinality is bounded by the configuration.  Optionally served over HTTP on a loopback address.
+ * the only labels are server, outcome, class, rule, action and user
+ * (refusals, capped), so cardinality is bounded by the configuration.
+ * Optionally served over HTTP on a loopback address.
  */
 #include "autoconf.h"
 
@@ -345,6 +346,28 @@ metrics_servers(struct evbuffer *b, struct json_object *servers)
 	metrics_servers_latency(b, servers);
 }
 
+/*
+ * Refusals by user (a user name, uid:N, token:NAME or unidentified); the
+ * access module counts at most ACCESS_MAX_USERS names and the rest as
+ * "other", so the label set stays bounded.
+ */
+static void
+metrics_access(struct evbuffer *b, struct json_object *stats)
+{
+	static const char	*name = "mcprelay_access_refusals_total";
+	struct metrics_label	 l = { "user", NULL };
+	struct json_object	*by = metrics_get(stats, "access.refusedByUser");
+
+	metrics_family(b, name, "counter", "Clients refused by the access "
+	    "rules (a connection, or a request for a server), by user.");
+	if (by == NULL || !json_object_is_type(by, json_type_object))
+		return;
+	json_object_object_foreach(by, k, v) {
+		l.value = k;
+		metrics_sample(b, name, "", &l, 1, v);
+	}
+}
+
 char *
 metrics_render_stats(struct json_object *stats)
 {
@@ -387,6 +410,7 @@ metrics_render_stats(struct json_object *stats)
 	    metrics_get(stats, "reloads.failed"));
 	metrics_global(b, stats, "mcprelay_events_total", "counter",
 	    "events.emitted", "Events emitted to control subscribers.");
+	metrics_access(b, stats);
 	servers = metrics_get(stats, "servers");
 	if (servers != NULL && json_object_is_type(servers, json_type_array)) {
 		metrics_family(b, "mcprelay_servers", "gauge",

@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include "access.h"
 #include "child.h"
 #include "config.h"
 #include "control.h"
@@ -148,6 +149,8 @@ relay_new(const char *config_path, int verbose, int *exit_code)
 	if (relay->base == NULL)
 		fatalx("cannot create the event loop");
 	relay->notify = notify_new(relay);
+	relay->access = access_new();
+	access_apply_config(relay->access, relay->cfg);
 	relay->events = events_new(relay);
 	relay->reaper = child_reaper_new(relay->base);
 	relay->sessions = sessions_new(relay);
@@ -218,6 +221,7 @@ relay_free(struct relay *relay)
 		event_free(relay->ev_stop);
 	if (relay->base != NULL)
 		event_base_free(relay->base);
+	access_free(relay->access);
 	config_free(relay->cfg);
 	free(relay->config_path);
 	free(relay);
@@ -264,6 +268,7 @@ relay_reload(struct relay *relay)
 		    "restart; origins, limits and timeouts apply now");
 	old = relay->cfg;
 	relay->cfg = cfg;
+	access_apply_config(relay->access, cfg);
 	router_apply_config(relay->router, cfg);
 	config_free(old);
 	log_set_level(cfg->log_level);

@@ -10,6 +10,7 @@
 
 #include "retry.h"
 
+struct access;
 struct config;
 struct child_reaper;
 struct router;
@@ -50,6 +51,7 @@ struct relay {
 	struct events		*events;	/* event bus, alerts */
 	struct control		*control;	/* mcprelayctl's socket */
 	struct metrics_http	*metrics;	/* GET /metrics, or NULL */
+	struct access		*access;	/* who may connect */
 
 	struct event		*ev_sigterm;
 	struct event		*ev_sigint;

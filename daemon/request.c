@@ -28,6 +28,12 @@ request_new(struct session *s, struct client_stream *stream,
 
 	r = xcalloc(1, sizeof *r);
 	r->session = s;
+	if (s != NULL)
+		r->who = *session_who(s);
+	else if (stream != NULL && stream->who != NULL)
+		r->who = *stream->who;
+	else
+		r->who.kind = ACCESS_NONE;
 	r->msg = json_object_get(msg);
 	r->client_id = json_object_get(jsonrpc_id(msg));
 	r->method = xstrdup(jsonrpc_method(msg));

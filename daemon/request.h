@@ -12,6 +12,8 @@
 
 #include <event2/event.h>
 
+#include "access.h"
+
 struct json_object;
 struct client_stream;
 struct handler;
@@ -29,6 +31,7 @@ enum request_where {
 
 struct request {
 	struct session		*session;	/* NULL for stateless */
+	struct access_who	 who;		/* the client, for access */
 	TAILQ_ENTRY(request)	 session_entry;
 	struct client_stream	*stream;	/* NULL once detached */
 	TAILQ_ENTRY(request)	 stream_entry;

@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 #include <json-c/linkhash.h>
 
+#include "access.h"
 #include "config.h"
 #include "errors.h"
 #include "handler.h"
@@ -246,6 +247,22 @@ struct handler *
 router_at(struct router *rt, unsigned i)
 {
 	return i < rt->n ? rt->handlers[i] : NULL;
+}
+
+/* May who use h's server?  (Root and the daemon's user always may.) */
+static int
+router_allowed(struct router *rt, const struct access_who *who,
+    struct handler *h)
+{
+	return access_allowed(rt->relay->access, who, handler_name(h));
+}
+
+/* Answer r with the refusal; nothing of it reaches the server. */
+static void
+router_refuse(struct router *rt, struct request *r, const char *server)
+{
+	request_finish(r, access_refuse(rt->relay->access, &r->who, NULL,
+	    server, NULL, r->client_id));
 }
 
 static void
@@ -748,12 +765,13 @@ router_tool_schema(struct router *rt, const char *scope, const char *name)
 }
 
 void
-router_subscribe(struct router *rt, const char *scope, const char *uri)
+router_subscribe(struct router *rt, const char *scope,
+    const struct access_who *who, const char *uri)
 {
 	struct handler	*h;
 
 	h = scope != NULL ? router_find(rt, scope) : router_resolve_uri(rt, uri);
-	if (h != NULL)
+	if (h != NULL && router_allowed(rt, who, h))
 		handler_subscribe(h, uri);
 }
 
@@ -916,6 +934,9 @@ router_answer_list(struct router *rt, struct request *r, enum route_kind kind,
 
 		if (scope != NULL && strcmp(scope, handler_name(h)) != 0)
 			continue;
+		/* The aggregate shows only the servers the client may use. */
+		if (!router_allowed(rt, &r->who, h))
+			continue;
 		if ((items = router_items(h, kind)) == NULL)
 			continue;
 		for (k = 0; k < json_object_array_length(items); k++) {
@@ -1005,8 +1026,8 @@ router_set_param(struct request *r, const char *key, const char *value)
  * asks for it whatever h's state (any_state).
  */
 static struct handler *
-router_fallback(struct router *rt, struct handler *h, const char *tool,
-    int any_state)
+router_fallback(struct router *rt, struct request *r, struct handler *h,
+    const char *tool, int any_state)
 {
 	const struct config_server	*cs = handler_config(h);
 	struct handler			*fb;
@@ -1018,6 +1039,7 @@ router_fallback(struct router *rt, struct handler *h, const char *tool,
 	    cs->fallback == NULL ||
 	    (fb = router_find(rt, cs->fallback)) == NULL ||
 	    handler_state(fb) == HANDLER_FAILED ||
+	    !router_allowed(rt, &r->who, fb) ||
 	    (tools = handler_tools(fb)) == NULL)
 		return NULL;
 	for (k = 0; k < json_object_array_length(tools); k++) {
@@ -1043,7 +1065,7 @@ router_rule_fallback_cb(void *arg, struct handler *h, struct request *r)
 	struct handler	*fb;
 
 	if (r->tool == NULL ||
-	    (fb = router_fallback(rt, h, r->tool, 1)) == NULL)
+	    (fb = router_fallback(rt, r, h, r->tool, 1)) == NULL)
 		return -1;
 	router_submit(rt, r, fb);
 	return 0;
@@ -1085,8 +1107,12 @@ router_submit(struct router *rt, struct request *r, struct handler *h)
 	struct handler	*fb, *own;
 	char		 msg[256];
 
+	if (!router_allowed(rt, &r->who, h)) {
+		router_refuse(rt, r, handler_name(h));
+		return;
+	}
 	if (r->tool != NULL &&
-	    (fb = router_fallback(rt, h, r->tool, 0)) != NULL)
+	    (fb = router_fallback(rt, r, h, r->tool, 0)) != NULL)
 		h = fb;
 	if (handler_config(h)->session_mode == CONFIG_SESSION_PER_CLIENT &&
 	    r->session != NULL) {
@@ -1117,7 +1143,8 @@ router_fail_unknown(struct router *rt, struct request *r, const char *what,
 
 	for (i = 0; i < rt->n; i++) {
 		if (handler_tools(rt->handlers[i]) != NULL ||
-		    handler_state(rt->handlers[i]) != HANDLER_FAILED)
+		    handler_state(rt->handlers[i]) != HANDLER_FAILED ||
+		    !router_allowed(rt, &r->who, rt->handlers[i]))
 			continue;
 		if (down == NULL)
 			down = json_object_new_array();
@@ -1181,7 +1208,8 @@ router_broadcast_setlevel(struct router *rt, struct request *r)
 		return;
 	}
 	for (i = 0; i < rt->n; i++)
-		handler_set_log_level(rt->handlers[i], level);
+		if (router_allowed(rt, &r->who, rt->handlers[i]))
+			handler_set_log_level(rt->handlers[i], level);
 	request_finish(r, jsonrpc_result_new(r->client_id,
 	    json_object_new_object()));
 }
@@ -1278,6 +1306,10 @@ router_dispatch(struct router *rt, struct request *r, const char *scope)
 		request_fail(r, RELAY_ERR_DISABLED, msg, NULL);
 		return;
 	}
+	if (h != NULL && !router_allowed(rt, &r->who, h)) {
+		router_refuse(rt, r, scope);
+		return;
+	}
 	if (router_list_kind(r->method, &kind)) {
 		if (r->waiting_for >= 0 && router_any_pending(rt, scope)) {
 			router_wait(rt, r);
@@ -1321,19 +1353,21 @@ router_cancel(struct router *rt, struct request *r,
 
 void
 router_broadcast_notification(struct router *rt, const char *scope,
-    struct json_object *msg)
+    const struct access_who *who, struct json_object *msg)
 {
 	unsigned	i;
 
 	for (i = 0; i < rt->n; i++)
-		if (scope == NULL ||
-		    strcmp(scope, handler_name(rt->handlers[i])) == 0)
+		if ((scope == NULL ||
+		    strcmp(scope, handler_name(rt->handlers[i])) == 0) &&
+		    router_allowed(rt, who, rt->handlers[i]))
 			handler_forward_notification(rt->handlers[i], msg);
 }
 
 /* ---- upstream to client ------------------------------------------------ */
 
 struct router_fanout {
+	struct router		*rt;
 	struct handler		*h;
 	struct json_object	*msg;
 	const char		*method;
@@ -1341,14 +1375,18 @@ struct router_fanout {
 	const char		*uri;
 };
 
+/* Does s see h's messages?  Never those of a server it may not use. */
 static int
-router_session_in_scope(struct session *s, struct handler *h)
+router_session_in_scope(struct router *rt, struct session *s,
+    struct handler *h)
 {
 	const char	*server = session_server(s);
 
 	if (handler_owner(h) != NULL)
 		return handler_owner(h) == s;
-	return server == NULL || strcmp(server, handler_name(h)) == 0;
+	if (server != NULL && strcmp(server, handler_name(h)) != 0)
+		return 0;
+	return router_allowed(rt, session_who(s), h);
 }
 
 static void
@@ -1356,7 +1394,7 @@ router_fanout_cb(struct session *s, void *arg)
 {
 	struct router_fanout	*f = arg;
 
-	if (!router_session_in_scope(s, f->h) || !session_initialized(s))
+	if (!router_session_in_scope(f->rt, s, f->h) || !session_initialized(s))
 		return;
 	if (f->level != NULL && !session_wants_log(s, f->level))
 		return;
@@ -1379,6 +1417,7 @@ router_lists_changed_cb(void *arg, struct handler *h, unsigned which)
 		if (k == ROUTE_TEMPLATES && (which & (1u << ROUTE_RESOURCES)))
 			continue;
 		memset(&f, 0, sizeof f);
+		f.rt = rt;
 		f.h = h;
 		f.msg = jsonrpc_notification_new(route_kinds[k].changed, NULL);
 		sessions_foreach(rt->relay->sessions, router_fanout_cb, &f);
@@ -1395,6 +1434,7 @@ router_notification_cb(void *arg, struct handler *h, struct json_object *msg)
 	const char		*method = jsonrpc_method(msg);
 
 	memset(&f, 0, sizeof f);
+	f.rt = rt;
 	f.h = h;
 	f.msg = msg;
 	json_object_object_get_ex(msg, "params", &params);
@@ -1417,6 +1457,7 @@ router_notification_cb(void *arg, struct handler *h, struct json_object *msg)
 }
 
 struct router_pick {
+	struct router	*rt;
 	struct handler	*h;
 	const char	*cap;
 	struct session	*found;
@@ -1427,7 +1468,7 @@ router_pick_cb(struct session *s, void *arg)
 {
 	struct router_pick	*p = arg;
 
-	if (p->found == NULL && router_session_in_scope(s, p->h) &&
+	if (p->found == NULL && router_session_in_scope(p->rt, s, p->h) &&
 	    session_has_capability(s, p->cap))
 		p->found = s;
 }
@@ -1447,6 +1488,7 @@ router_server_request_cb(void *arg, struct handler *h, struct json_object *msg,
 		return;
 	}
 	memset(&p, 0, sizeof p);
+	p.rt = rt;
 	p.h = h;
 	if (strcmp(method, "sampling/createMessage") == 0)
 		p.cap = "sampling";

@@ -8,6 +8,7 @@
 #ifndef MCPRELAY_ROUTER_H
 #define MCPRELAY_ROUTER_H
 
+struct access_who;
 struct config;
 struct handler;
 struct json_object;
@@ -43,7 +44,7 @@ struct json_object *router_tool_schema(struct router *, const char *scope,
 
 /* A 2026-07-28 subscription to a resource: the owner subscribes upstream. */
 void		 router_subscribe(struct router *, const char *scope,
-		    const char *uri);
+		    const struct access_who *, const char *uri);
 
 /* Takes the request; scope is a server name or NULL for the aggregate. */
 void		 router_dispatch(struct router *, struct request *,
@@ -55,6 +56,7 @@ void		 router_cancel(struct router *, struct request *,
 		    struct json_object *params);
 /* A client notification for every server in scope. */
 void		 router_broadcast_notification(struct router *,
-		    const char *scope, struct json_object *msg);
+		    const char *scope, const struct access_who *,
+		    struct json_object *msg);
 
 #endif

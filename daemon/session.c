@@ -18,6 +18,7 @@
 #include <json-c/json.h>
 #include <json-c/linkhash.h>
 
+#include "access.h"
 #include "config.h"
 #include "era.h"
 #include "errors.h"
@@ -87,6 +88,7 @@ struct session {
 	int			 with_id;
 	int			 legacy_sse;	/* lives with its SSE stream */
 	char			*server;	/* NULL: aggregate */
+	struct access_who	 who;		/* who opened it */
 	char			*version;
 	struct json_object	*client_caps;
 	struct json_object	*client_info;
@@ -271,6 +273,7 @@ session_new(struct sessions *ss, const char *server, int with_id)
 	s->owner = ss;
 	s->with_id = with_id;
 	s->server = server ? xstrdup(server) : NULL;
+	s->who.kind = ACCESS_NONE;
 	s->subscriptions = json_object_new_object();
 	s->last_active = relay_now();
 	s->replay_size = ss->relay->cfg->listen.replay_buffer;
@@ -364,6 +367,19 @@ const char *
 session_id(const struct session *s)
 {
 	return s->id;
+}
+
+void
+session_set_who(struct session *s, const struct access_who *who)
+{
+	if (who != NULL)
+		s->who = *who;
+}
+
+const struct access_who *
+session_who(const struct session *s)
+{
+	return &s->who;
 }
 
 const char *
@@ -740,7 +756,7 @@ session_on_notification(struct session *s, struct json_object *msg)
 		session_on_cancelled(s, msg);
 	else if (strcmp(method, "notifications/roots/list_changed") == 0)
 		router_broadcast_notification(s->owner->relay->router,
-		    s->server, msg);
+		    s->server, &s->who, msg);
 	/* Other client notifications have no meaning through a proxy. */
 }
 
@@ -852,6 +868,7 @@ sessions_listen(struct sessions *ss, const char *server,
 	size_t			 i;
 
 	s = session_new(ss, server, 0);
+	session_set_who(s, stream->who);
 	s->version = xstrdup("2026-07-28");
 	s->initialized = 1;
 	honored = json_object_new_object();
@@ -880,7 +897,7 @@ sessions_listen(struct sessions *ss, const char *server,
 				    json_object_get_string(v),
 				    json_object_new_boolean(1));
 				router_subscribe(ss->relay->router, server,
-				    json_object_get_string(v));
+				    &s->who, json_object_get_string(v));
 				json_object_array_add(ap, json_object_get(v));
 			}
 			json_object_object_add(honored,

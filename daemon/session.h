@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "compat-queue.h"
 
+struct access_who;
 struct json_object;
 struct client_stream;
 struct handler;
@@ -44,6 +45,9 @@ struct session	*session_new(struct sessions *, const char *server,
 /* End the session: fail nothing, detach its requests, free it. */
 void		 session_close(struct session *, const char *why);
 const char	*session_id(const struct session *);
+/* Who opened the session (the listener sets it at once); copied. */
+void		 session_set_who(struct session *, const struct access_who *);
+const struct access_who *session_who(const struct session *);
 const char	*session_server(const struct session *);
 const char	*session_protocol_version(const struct session *);
 int		 session_initialized(const struct session *);

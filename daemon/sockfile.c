@@ -131,18 +131,25 @@ done:
 	return rc;
 }
 
-/* Group first, then mode: the socket is never open to the wrong group. */
+/*
+ * Group first, then mode: the socket is never open to the wrong group.  A
+ * socket born in the right group (the daemon's own, as for the system
+ * service's mcprelay) needs no chown(), which its unit's system call
+ * filter refuses.
+ */
 static int
 sockfile_set_owner(const char *path, mode_t mode, const char *group,
     char *errbuf, size_t errlen)
 {
-	gid_t	gid;
+	struct stat	st;
+	gid_t		gid;
 
 	if (group != NULL && *group != '\0') {
 		if (sockfile_lookup_group(path, group, &gid, errbuf,
 		    errlen) == -1)
 			return -1;
-		if (chown(path, (uid_t)-1, gid) == -1) {
+		if ((lstat(path, &st) == -1 || st.st_gid != gid) &&
+		    chown(path, (uid_t)-1, gid) == -1) {
 			snprintf(errbuf, errlen, "chown %s to group %s: %s",
 			    path, group, strerror(errno));
 			return -1;

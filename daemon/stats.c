@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 
+#include "access.h"
 #include "config.h"
 #include "control.h"
 #include "events.h"
@@ -304,6 +305,9 @@ stats_all(struct relay *relay)
 	stats_add_int(x, "emitted", events_emitted(relay->events));
 	stats_add_int(x, "subscribers", events_subscribers(relay->events));
 	json_object_object_add(o, "events", x);
+	if (relay->access != NULL)
+		json_object_object_add(o, "access",
+		    access_stats_json(relay->access));
 	servers = json_object_new_array();
 	for (i = 0; i < router_count(relay->router); i++)
 		json_object_array_add(servers, stats_handler(relay,

@@ -15,6 +15,7 @@ client_stream_init(struct client_stream *s, const struct client_stream_ops *ops,
 {
 	s->ops = ops;
 	s->owner = owner;
+	s->who = NULL;
 	TAILQ_INIT(&s->requests);
 }
 

@@ -9,6 +9,7 @@
 
 #include "compat-queue.h"
 
+struct access_who;
 struct json_object;
 struct request;
 
@@ -27,6 +28,8 @@ struct client_stream_ops {
 struct client_stream {
 	const struct client_stream_ops	*ops;
 	void				*owner;
+	/* Who the client is (the listener's), or NULL. */
+	const struct access_who		*who;
 	/* Requests answering on this stream; detached when it closes. */
 	TAILQ_HEAD(, request)		 requests;
 };

@@ -18,6 +18,17 @@ EXTRA_DIST += packaging/check.sh packaging/build-deb.sh \
 	packaging/debian/rules packaging/debian/source/format \
 	packaging/rpm/mcprelay.spec packaging/rpm/macros.non-fedora
 
+# The installed configuration is the system service's: members of the
+# mcprelay group (sysusers.d/mcprelay.conf) may use the daemon and read its
+# statistics on a 0660 control socket.  The source file keeps [] and ""
+# so that it loads where that group does not exist.  (\# : a make comment
+# otherwise.)
+MCPRELAY_SYSTEM_CONFIG = sed \
+	-e 's/^  allow_groups: \[\]  /  allow_groups: [mcprelay]/' \
+	-e 's/^  mode: 0600  \(  *\# octal permissions of the control\)/  mode: 0660  \1/' \
+	-e 's/^  group: ""  \(  *\# members may read stats only\)/  group: mcprelay\1/' \
+	$(srcdir)/config/mcprelay.yaml
+
 install-data-local: install-systemd-snippets
 	$(MKDIR_P) '$(DESTDIR)$(mcprelayconfdir)'
 	@if test -f '$(DESTDIR)$(mcprelayconfdir)/mcprelay.yaml'; then \
@@ -25,13 +36,15 @@ install-data-local: install-systemd-snippets
 	else \
 	    echo " $(INSTALL_DATA) config/mcprelay.yaml" \
 	        "'$(DESTDIR)$(mcprelayconfdir)/mcprelay.yaml'"; \
-	    $(INSTALL_DATA) $(srcdir)/config/mcprelay.yaml \
+	    $(MCPRELAY_SYSTEM_CONFIG) >mcprelay.yaml.system && \
+	    $(INSTALL_DATA) mcprelay.yaml.system \
 	        '$(DESTDIR)$(mcprelayconfdir)/mcprelay.yaml'; \
+	    rm -f mcprelay.yaml.system; \
 	fi
 
 # A configuration someone edited stays.
 uninstall-local: uninstall-systemd-snippets
-	@if cmp -s $(srcdir)/config/mcprelay.yaml \
+	@if $(MCPRELAY_SYSTEM_CONFIG) | cmp -s - \
 	    '$(DESTDIR)$(mcprelayconfdir)/mcprelay.yaml'; then \
 	    rm -f '$(DESTDIR)$(mcprelayconfdir)/mcprelay.yaml'; \
 	fi

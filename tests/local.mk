@@ -44,13 +44,19 @@ EXTRA_DIST += tests/integration/demo-server.test.sh tests/integration/run.sh \
 	tests/integration/retry-rules.test.mjs \
 	tests/integration/lib/harness.mjs tests/integration/lib/selftest.mjs \
 	tests/integration/lib/pidwrap.sh tests/integration/lib/fault-proxy.mjs \
-	tests/integration/lib/everything.mjs
+	tests/integration/lib/everything.mjs \
+	tests/integration/lib/as-user.mjs
 
 # systemd.test.mjs: the service manager's side (sd_notify sink, socket
 # activation launcher) in a small C helper.
 check_PROGRAMS += tests/integration/sd-helper
 tests_integration_sd_helper_SOURCES = tests/integration/sd-helper.c
 EXTRA_DIST += tests/integration/systemd.test.mjs
+
+# access.test.mjs: a daemon that may not open netlink sockets.
+check_PROGRAMS += tests/integration/no-netlink
+tests_integration_no_netlink_SOURCES = tests/integration/no-netlink.c
+EXTRA_DIST += tests/integration/access.test.mjs
 
 # The official MCP conformance suite (tests/conformance/README.md): make
 # check runs the fixture's own stdio test; make conformance installs the

@@ -504,6 +504,9 @@ itest('a read-only peer (a second uid in control.group) may read but not ' +
 	const control = all.listeners.find((l) => l.type === 'control');
 	assert.equal(control.denied, 2);
 	assert.equal(control.refused, 1);
+	// The refused connection is in the access audit too.
+	assert.deepEqual(all.access.refusedByUser, { nobody: 1 });
+	assert.match(d.log(), /access: refused nobody \(uid 65534, pid \d+, comm mcprelayctl\) on control: not root, not the daemon's user, not in group nogroup/);
 	assert.equal(all.servers[0].disabled, false);
 	const ok = await ctl(['reload', '--socket', socket]);
 	assert.equal(ok.code, 0, ok.stderr);

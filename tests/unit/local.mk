@@ -15,7 +15,8 @@ UNIT_TESTS = \
 	tests/unit/test_era \
 	tests/unit/test_control \
 	tests/unit/test_events \
-	tests/unit/test_metrics
+	tests/unit/test_metrics \
+	tests/unit/test_access
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -52,5 +53,7 @@ tests_unit_test_events_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_events_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_metrics_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_metrics_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
+tests_unit_test_access_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_access_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 
 EXTRA_DIST += tests/unit/data

@@ -33,6 +33,7 @@
 #include "handler.h"
 #include "log.h"
 #include "notify.h"
+#include "access.h"
 #include "relay.h"
 #include "router.h"
 #include "session.h"
@@ -115,6 +116,8 @@ harness_new(void)
 	h->relay.reaper = child_reaper_new(h->relay.base);
 	h->relay.sessions = sessions_new(&h->relay);
 	h->relay.router = router_new(&h->relay);
+	h->relay.access = access_new();
+	access_apply_config(h->relay.access, h->relay.cfg);
 	return h;
 }
 
@@ -156,6 +159,7 @@ harness_free(struct harness *h)
 	events_free(h->relay.events);
 	child_reaper_free(h->relay.reaper);
 	notify_free(h->relay.notify);
+	access_free(h->relay.access);
 	config_free(h->relay.cfg);
 	event_base_free(h->relay.base);
 	free(h->relay.config_path);

@@ -26,6 +26,7 @@
 #include "listen-unix.h"
 #include "log.h"
 #include "jsonrpc.h"
+#include "access.h"
 #include "relay.h"
 #include "request.h"
 #include "router.h"
@@ -66,6 +67,8 @@ harness_new(void)
 	ck_assert_ptr_nonnull(h->relay.cfg);
 	h->relay.sessions = sessions_new(&h->relay);
 	h->relay.router = router_new(&h->relay);
+	h->relay.access = access_new();
+	access_apply_config(h->relay.access, h->relay.cfg);
 	strcpy(h->dir, "/tmp/test_listen_unix.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(h->dir));
 	snprintf(h->path, sizeof h->path, "%s/mcp.sock", h->dir);
@@ -91,6 +94,7 @@ harness_free(struct harness *h)
 	listen_unix_free(h->l);
 	router_free(h->relay.router);
 	sessions_free(h->relay.sessions);
+	access_free(h->relay.access);
 	config_free(h->relay.cfg);
 	event_base_free(h->relay.base);
 	unlink(h->path);

@@ -543,7 +543,9 @@ export async function startDaemon({ t, dir, config, env = {}, args = [],
 		cfg.listen ??= {};
 		if (cfg.listen.http === undefined)
 			cfg.listen.http = `127.0.0.1:${await freePort()}`;
-		const m = /:(\d+)$/.exec(String(cfg.listen.http));
+		// The long form: {address, tokens_file}.
+		const m = /:(\d+)$/.exec(String(cfg.listen.http?.address ??
+		    cfg.listen.http));
 		port = m ? Number(m[1]) : undefined;
 		socketPath = cfg.listen.unix?.path;
 		for (const s of Object.values(cfg.servers ?? {}))
