@@ -609,7 +609,14 @@ demo_http_send(struct demo_http *h, json_object *related, const char *line,
 			log_debug("http: no request waits for %s", line);
 			return;
 		}
-		if (st->legacy) {
+		if (st->legacy && st->reset_on_reply && st->s != NULL) {
+			/* The legacy stream drops with the response in it. */
+			log_info("fault: reset the stream instead of a "
+			    "response");
+			if (st->s->get != NULL && st->s->get->conn != NULL)
+				dh_conn_reset(st->s->get->conn);
+			dh_session_free(h, st->s);
+		} else if (st->legacy) {
 			if (st->s != NULL && st->s->get != NULL)
 				dh_stream_event(st->s->get, line);
 			dh_stream_free(st);
@@ -811,7 +818,7 @@ dh_post_mcp(struct demo_http *h, struct dh_conn *c, json_object *msg)
 		return;
 	}
 	if (request && s != NULL && h->o->expire_after > 0 &&
-	    ++s->requests > h->o->expire_after) {
+	    dh_fault_applies(h, msg) && ++s->requests > h->o->expire_after) {
 		log_info("fault: session %s expired after %ld requests",
 		    s->id, h->o->expire_after);
 		s->expired = 1;
@@ -833,7 +840,7 @@ dh_post_mcp(struct demo_http *h, struct dh_conn *c, json_object *msg)
 	}
 	if (init) {
 		s = dh_session_new(h, 0);
-		if (h->o->expire_after > 0)
+		if (dh_fault_applies(h, msg))
 			s->requests = 1;
 	}
 	st = dh_stream_new(h, s, dh_reply_kind(h, msg) == DH_REPLY_SSE);
@@ -991,6 +998,11 @@ dh_post_messages(struct demo_http *h, struct dh_conn *c, json_object *msg)
 		st = dh_stream_new(h, s, 0);
 		st->legacy = 1;
 		st->id = json_object_get(jget(msg, "id"));
+		if (dh_fault_applies(h, msg) &&
+		    h->nreset_during < h->o->reset_during) {
+			h->nreset_during++;
+			st->reset_on_reply = 1;
+		}
 	}
 	dh_dispatch(h, st != NULL ? st : s->get, msg);
 }
@@ -1182,17 +1194,24 @@ dh_conn_write_cb(struct bufferevent *bev, void *arg)
 static void
 dh_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	struct dh_conn	*c = arg;
-	unsigned long	 e;
-	char		 buf[256];
+	struct dh_conn		*c = arg;
+	struct demo_http	*h = c->h;
+	struct dh_session	*s;
+	unsigned long		 e;
+	char			 buf[256];
 
 	if (what & BEV_EVENT_CONNECTED)
 		return;
 	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		if (ERR_GET_LIB(e) == 0)
+			continue;	/* a system error, not OpenSSL's */
 		ERR_error_string_n(e, buf, sizeof buf);
 		log_info("tls: %s", buf);
 	}
+	s = c->st != NULL && c->st->legacy ? c->st->s : NULL;
 	dh_conn_free(c);
+	if (s != NULL)		/* a legacy session lives as its stream */
+		dh_session_free(h, s);
 }
 
 static void
