@@ -7,7 +7,7 @@
 // their times from its --http-log.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -176,10 +176,18 @@ itest(`${kind} (3): the server restarts under load: calls made while it ` +
     'is down are held and replayed, each non-idempotent one run once',
     async (t) => {
 	const dir = tmpdir(t);
-	const demo = await demoFor(t, dir, kind);
+	// http: the GET stream's retry: of 5 s keeps the daemon from noticing
+	// the restart through it, so the calls' own POSTs meet the refused
+	// connections (provably never delivered: sent again).  sse: the
+	// stream's end is noticed at once and the calls wait in the queue.
+	const demo = await demoFor(t, dir, kind, { args: kind === 'http' ?
+	    ['--sse-retry-ms', 5000] : [] });
 	const d = await daemonFor(t, dir, { demo: serverFor(demo) }, FAST);
 	const s = await initialize(d.mcpUrl());
 	assert.equal(toolText(await s.callTool('increment', { by: 1 })), '1');
+	if (kind === 'http')
+		await waitFor(() => demo.requests().some((r) =>
+		    r.method === 'GET'), { message: 'the GET stream' });
 
 	await demo.kill();
 	const calls = [];
@@ -200,6 +208,8 @@ itest(`${kind} (3): the server restarts under load: calls made while it ` +
 	assert.deepEqual(counts, [1, 2, 3, 4, 5]);
 	assert.equal(demo.execs('increment').length, 1 + 5);
 	assert.equal(demo.execs('echo').length, 5);
+	if (kind === 'http')
+		assert.match(d.log(), /server demo: increment never reached the server \(.*\); sending it again/);
 });
 
 itest(`${kind} (5): the server dies during a non-idempotent call: ` +
@@ -335,6 +345,15 @@ itest(`${kind}: https with a CA made here: verified with tls.ca_file; ` +
 	assert.match(e.message, /TLS certificate of 127\.0\.0\.1:\d+ refused: .+ \(X509 error \d+\)/);
 	assert.equal((d.log().match(/server bad: .*-> backoff/g) ?? []).length,
 	    0, 'not retried');
+	// Counted: one connect failure of its class, none for good.
+	const stats = (name) => JSON.parse(execFileSync(bin.ctl, ['stats',
+	    name, '--json', '--socket', path.join(dir, 'control.sock')],
+	    { encoding: 'utf8' }));
+	const byClass = (o) => (o && typeof o === 'object' ?
+	    o.failuresByClass ?? Object.values(o).map(byClass)
+	    .find((x) => x !== undefined) : undefined);
+	assert.equal(byClass(stats('bad'))?.connect_failure, 1);
+	assert.equal(byClass(stats('good'))?.connect_failure, 0);
 	// bad gave up in the handshake: only good's initialize came in.
 	assert.equal(rpcs(demo, 'initialize').length, 1);
 	assert.equal(demo.execs('echo').length, 1);
