@@ -151,7 +151,7 @@ static void	dh_conn_free(struct dh_conn *);
 static void	dh_conn_next(struct dh_conn *);
 static void	dh_stream_free(struct dh_stream *);
 
-/* ---- log of what arrived (--http-log) ------------------------------------ */
+/* ---- log of what arrived (--http-log) ----------------------------------- */
 
 /* One write() per line, as for the exec log. */
 static void
@@ -190,7 +190,7 @@ dh_log(struct demo_http *h, struct dh_conn *c, const char *rpc,
 	json_object_put(o);
 }
 
-/* ---- sessions and their replay buffers ----------------------------------- */
+/* ---- sessions and their replay buffers ---------------------------------- */
 
 static struct dh_session *
 dh_session_new(struct demo_http *h, int legacy)
@@ -256,7 +256,7 @@ dh_session_store(struct dh_session *s, unsigned stream, unsigned seq,
 	s->nevents++;
 }
 
-/* ---- connections ---------------------------------------------------------- */
+/* ---- connections -------------------------------------------------------- */
 
 static void
 dh_conn_set_state(struct dh_conn *c, enum dh_conn_state state)
@@ -393,7 +393,7 @@ dh_conn_end_stream(struct dh_conn *c)
 	dh_conn_next(c);
 }
 
-/* ---- streams ---------------------------------------------------------------- */
+/* ---- streams ------------------------------------------------------------ */
 
 static struct dh_stream *
 dh_stream_new(struct demo_http *h, struct dh_session *s, int sse)
@@ -644,7 +644,7 @@ demo_http_send(struct demo_http *h, json_object *related, const char *line,
 	json_object_put(msg);
 }
 
-/* ---- faults ------------------------------------------------------------------- */
+/* ---- faults ------------------------------------------------------------- */
 
 /* The name a fault is aimed at: the method, or the tool of a tools/call. */
 static int
@@ -726,7 +726,7 @@ dh_fault_reply(struct demo_http *h, struct dh_stream *st, json_object *msg)
 	}
 }
 
-/* ---- requests -------------------------------------------------------------- */
+/* ---- requests ----------------------------------------------------------- */
 
 static enum dh_reply
 dh_reply_kind(struct demo_http *h, json_object *msg)
@@ -1047,7 +1047,7 @@ dh_handle(struct demo_http *h, struct dh_conn *c)
 	json_object_put(msg);
 }
 
-/* ---- reading requests ------------------------------------------------------ */
+/* ---- reading requests --------------------------------------------------- */
 
 static void
 dh_header(struct dh_conn *c, char *line)
@@ -1240,7 +1240,7 @@ dh_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
-/* ---- setting up ------------------------------------------------------------- */
+/* ---- setting up --------------------------------------------------------- */
 
 static int
 dh_tls_setup(struct demo_http *h)
