@@ -883,7 +883,7 @@ dh_get_resume(struct demo_http *h, struct dh_conn *c, struct dh_session *s)
 		return;
 	}
 	TAILQ_FOREACH(st, &h->streams, entry)
-		if (st->s == s && st->no == no)
+		if (st->s == s && st->no == no && st->sse)
 			break;
 	if (st != NULL && st->conn != NULL)	/* the client gave up on it */
 		dh_conn_end_stream(st->conn);
@@ -1023,8 +1023,10 @@ dh_handle(struct demo_http *h, struct dh_conn *c)
 		    "parse error");
 		return;
 	}
-	if (!post)
+	if (!post) {
 		msg = NULL;
+		evbuffer_drain(bufferevent_get_input(c->bev), c->clen);
+	}
 	if (strcmp(path, "/mcp") == 0 && !h->o->sse) {
 		if (post)
 			dh_post_mcp(h, c, msg);
