@@ -1116,42 +1116,33 @@ dh_read_head(struct dh_conn *c)
 static void
 dh_conn_read(struct dh_conn *c)
 {
-	struct demo_http	*h = c->h;
-	int			 rc;
+	const char	*refusal = NULL;
+	int		 rc, code = 0;
 
-	for (;;) {
-		if (c->state == DH_HEAD) {
-			if ((rc = dh_read_head(c)) == 0)
-				return;
-			if (rc == -1) {
-				c->keep_alive = 0;
-				dh_reply(c, 400, "Bad Request", NULL, NULL,
-				    NULL);
-				return;
-			}
-			if (c->clen == -2 || c->clen < 0) {
-				c->keep_alive = 0;
-				dh_reply(c, 411, "Length Required", NULL,
-				    NULL, NULL);
-				return;
-			}
-			if (c->clen > DH_MAX_BODY) {
-				c->keep_alive = 0;
-				dh_reply(c, 413, "Payload Too Large", NULL,
-				    NULL, NULL);
-				return;
-			}
-			dh_conn_set_state(c, DH_BODY);
+	if (c->state == DH_HEAD) {
+		if ((rc = dh_read_head(c)) == 0)
+			return;
+		if (rc == -1) {
+			code = 400;
+			refusal = "Bad Request";
+		} else if (c->clen < 0) {	/* chunked, or a bad length */
+			code = 411;
+			refusal = "Length Required";
+		} else if (c->clen > DH_MAX_BODY) {
+			code = 413;
+			refusal = "Payload Too Large";
 		}
-		if (c->state != DH_BODY)
+		if (refusal != NULL) {
+			c->keep_alive = 0;
+			dh_reply(c, code, refusal, NULL, NULL, NULL);
 			return;
-		if ((long)evbuffer_get_length(bufferevent_get_input(c->bev)) <
-		    c->clen)
-			return;
-		dh_handle(h, c);
-		/* dh_handle may have freed c (a reset): it is done then. */
-		return;
+		}
+		dh_conn_set_state(c, DH_BODY);
 	}
+	if (c->state == DH_BODY &&
+	    (long)evbuffer_get_length(bufferevent_get_input(c->bev)) >=
+	    c->clen)
+		dh_handle(c->h, c);	/* may free c (a reset) */
 }
 
 /* After a whole reply: the next request, or close. */
