@@ -40,7 +40,24 @@ class Demo {
 		this.execLog = path.join(dir, `${name}-exec.log`);
 		this.httpLog = path.join(dir, `${name}-http.log`);
 		this.child = null;
-		t.after(() => this.kill());
+		this.logFile = path.join(dir, `${name}.log`);
+		t.after(() => this.stop());
+	}
+
+	/* SIGTERM: it must exit 0 (and so leak nothing under ASan). */
+	async stop() {
+		if (this.child === null || this.child.exitCode !== null ||
+		    this.child.signalCode !== null)
+			return;
+		this.child.kill('SIGTERM');
+		const [code, signal] = await this.exited;
+		let log = '';
+		try {	/* the temp dir may be gone already */
+			log = fs.readFileSync(this.logFile, 'utf8');
+		} catch {}
+		assert.doesNotMatch(log, /Sanitizer|runtime error/, log);
+		assert.equal(code, 0, `${this.name} exited ${signal ?? code} ` +
+		    `on SIGTERM\n${log}`);
 	}
 
 	url() {
@@ -51,7 +68,7 @@ class Demo {
 	/* Starts it (again); args replaces the fault flags when given. */
 	async start(args = this.args) {
 		this.port ??= await freePort();
-		const logFile = path.join(this.dir, `${this.name}.log`);
+		const logFile = this.logFile;
 		const before = fs.existsSync(logFile) ?
 		    fs.readFileSync(logFile, 'utf8').length : 0;
 		const fd = fs.openSync(logFile, 'a');
@@ -64,7 +81,8 @@ class Demo {
 		    fd] });
 		fs.closeSync(fd);
 		const child = this.child;
-		this.exited = new Promise((r) => child.on('exit', r));
+		this.exited = new Promise((r) => child.on('exit',
+		    (...a) => r(a)));
 		await waitFor(() => fs.readFileSync(logFile, 'utf8')
 		    .slice(before).includes('listening on'),
 		    { timeout: 5000, message: `${this.name} to listen` });
