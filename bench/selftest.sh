@@ -71,9 +71,10 @@ post "$U" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVers
 has "initialize answers 200" "status 200"
 has "initialize issues an Mcp-Session-Id" "session demo-"
 has "initialize negotiates 2025-11-25" '"id":1,"result":{"protocolVersion":"2025-11-25"'
+sid=$(sed -n 's/^session //p' "$T/out")	# the server checks it
 post "$U" '{"jsonrpc":"2.0","method":"notifications/initialized"}'
 is "a notification gets 202" "status 202" "$(cat "$T/out")"
-post "$U" '{"jsonrpc":"2.0","id":"e","method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}' -s any
+post "$U" '{"jsonrpc":"2.0","id":"e","method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}' -s "$sid"
 has "echo answers with its text" '{"jsonrpc":"2.0","id":"e","result":{"content":[{"type":"text","text":"hi"}]}}'
 post "$U" 'not json'
 has "bad JSON gets 400" "status 400"

@@ -80,6 +80,38 @@ static const struct demo_opt_def {
 	  "", "also serve the MCP conformance suite's fixture" },
 	{ "era", DEMO_OPT_STRING, O(era), 0,
 	  "ERA", "dual (default), legacy or modern: the eras spoken" },
+	{ "sse", DEMO_OPT_FLAG, O(sse), 0,
+	  "", "with --http: legacy HTTP+SSE only (/sse, /messages)" },
+	{ "http-reply", DEMO_OPT_STRING, O(http_reply), 0,
+	  "MODE", "json (default), sse or tools: SSE for tools/call" },
+	{ "tls-cert", DEMO_OPT_STRING, O(tls_cert), 0,
+	  "FILE", "serve https with this certificate chain (PEM)" },
+	{ "tls-key", DEMO_OPT_STRING, O(tls_key), 0,
+	  "FILE", "the private key of --tls-cert (PEM)" },
+	{ "http-log", DEMO_OPT_STRING, O(http_log), 0,
+	  "FILE", "append a line per HTTP request received" },
+	{ "fault-method", DEMO_OPT_STRING, O(fault_method), 0,
+	  "NAME", "HTTP faults hit only this method or tool" },
+	{ "http-503", DEMO_OPT_COUNT, O(http_503), 0,
+	  "N", "answer the first N requests 503" },
+	{ "http-429", DEMO_OPT_COUNT, O(http_429), 0,
+	  "N", "answer the first N requests 429 with Retry-After" },
+	{ "retry-after", DEMO_OPT_COUNT, O(retry_after), 0,
+	  "S", "Retry-After seconds of 503 and 429 (429: default 1)" },
+	{ "reset-before", DEMO_OPT_COUNT, O(reset_before), 0,
+	  "N", "reset the first N requests' connections unexecuted" },
+	{ "reset-during", DEMO_OPT_COUNT, O(reset_during), 0,
+	  "N", "reset the first N in the middle of their response" },
+	{ "stall", DEMO_OPT_COUNT, O(stall), 0,
+	  "N", "never answer the first N requests (not executed)" },
+	{ "sse-close-after", DEMO_OPT_COUNT, O(sse_close_after), 0,
+	  "N", "end an SSE stream after N message events" },
+	{ "sse-close-times", DEMO_OPT_COUNT, O(sse_close_times), 0,
+	  "T", "how many streams --sse-close-after ends (default 1)" },
+	{ "sse-retry-ms", DEMO_OPT_COUNT, O(sse_retry_ms), 0,
+	  "MS", "the retry: field of SSE streams" },
+	{ "expire-after", DEMO_OPT_COUNT, O(expire_after), 1,
+	  "K", "a session answers 404 after K requests" },
 #undef O
 };
 #define DEMO_NOPTS	(sizeof demo_opt_defs / sizeof demo_opt_defs[0])
@@ -162,6 +194,8 @@ demo_opts_parse(struct demo_opts *o, int argc, char *argv[])
 	memset(o, 0, sizeof *o);
 	o->name = "mcprelay-demo";
 	o->exit_after = o->hang_after = o->garbage_after = -1;
+	o->retry_after = o->sse_close_after = o->sse_retry_ms = -1;
+	o->sse_close_times = 1;
 	if (demo_opts_from_env(o) == -1)
 		return 2;
 	memset(longopts, 0, sizeof longopts);

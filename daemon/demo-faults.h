@@ -26,6 +26,19 @@ struct demo_opts {
 	const char	*http;		/* HOST:PORT: HTTP instead of stdio */
 	int		 conformance;	/* also serve demo-conformance.c */
 	const char	*era;		/* dual (NULL), legacy or modern */
+	/* HTTP mode (demo-http.c); counts are 0 when off unless noted. */
+	int		 sse;		/* legacy HTTP+SSE only */
+	const char	*http_reply;	/* json, sse, tools */
+	const char	*tls_cert, *tls_key;
+	const char	*http_log;
+	const char	*fault_method;	/* the HTTP faults' target */
+	long		 http_503, http_429;
+	long		 retry_after;	/* -1: none (429 sends 1) */
+	long		 reset_before, reset_during, stall;
+	long		 sse_close_after; /* -1: off */
+	long		 sse_close_times;
+	long		 sse_retry_ms;	/* -1: no retry: field */
+	long		 expire_after;
 };
 
 /* Returns -1 to go on, else the exit status (--help, --version, misuse). */

@@ -2,8 +2,8 @@
  * mcprelay-demo-server: a small MCP server on stdio (one JSON-RPC message
  * per line) that mcprelayd proxies out of the box, and the fault-injecting
  * upstream the integration tests drive: crashes, hangs, garbage, delays.
- * With --http it serves Streamable HTTP instead (JSON responses only), as
- * an HTTP upstream for tests and benchmarks.
+ * With --http it serves Streamable HTTP and legacy HTTP+SSE instead
+ * (demo-http.c), as an HTTP upstream for tests and benchmarks.
  */
 #include "autoconf.h"
 
@@ -25,12 +25,12 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <json-c/json.h>
 
 #include "compat-queue.h"
 #include "demo-conformance.h"
 #include "demo-faults.h"
+#include "demo-http.h"
 #include "demo-json.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -122,18 +122,6 @@ struct demo_pending {
 	char			*line;		/* the delayed response */
 };
 
-/*
- * An HTTP POST that carries a request and waits for its response: answered
- * by id, or, for a response without id (parse errors), by being the call
- * whose body is being handled (demo_server.http_cur).
- */
-struct demo_call {
-	TAILQ_ENTRY(demo_call)	 entry;
-	struct evhttp_request	*req;
-	json_object		*id;		/* NULL until known a request */
-	int			 initialize;	/* reply with Mcp-Session-Id */
-};
-
 struct demo_tool;
 
 struct demo_server {
@@ -157,10 +145,8 @@ struct demo_server {
 	int			 log_level;
 	unsigned		 subscribed;	/* bit per demo_resources[] */
 	struct demo_conf	*conf;		/* --conformance, else NULL */
-	struct evhttp		*http;		/* --http, else NULL */
-	TAILQ_HEAD(, demo_call)	 calls;		/* POSTs awaiting an answer */
-	struct demo_call	*http_cur;
-	unsigned long		 http_sessions;
+	struct demo_http	*http;		/* --http, else NULL */
+	json_object		*related;	/* request a message is for */
 };
 
 /* One request while it is dispatched; everything but data is borrowed. */
@@ -191,8 +177,6 @@ struct demo_tool {
 
 static void	demo_quit(struct demo_server *, int);
 static void	demo_timer_cb(evutil_socket_t, short, void *);
-static void	demo_http_write(struct demo_server *, json_object *,
-		    const char *);
 
 static int
 demo_lookup(const char *const *names, const char *name)
@@ -229,8 +213,8 @@ demo_set_state(struct demo_server *d, enum demo_state state)
 
 /*
  * Every message leaves here: --hang-after mutes, --exit-after counts.  Over
- * HTTP a response answers the POST of its id; anything else is dropped
- * there, as JSON responses have no room for it.
+ * HTTP a response answers its request; anything else goes on a stream of
+ * the request it belongs to, or of its session (demo-http.c).
  */
 static void
 demo_write(struct demo_server *d, json_object *id, const char *line,
@@ -241,10 +225,9 @@ demo_write(struct demo_server *d, json_object *id, const char *line,
 	if (d->http == NULL) {
 		bufferevent_write(d->out, line, strlen(line));
 		bufferevent_write(d->out, "\n", 1);
-	} else if (is_response)
-		demo_http_write(d, id, line);
-	else
-		log_debug("http: dropped a message: %s", line);
+	} else
+		demo_http_send(d->http, is_response ? id : d->related, line,
+		    is_response);
 	if (is_response && ++d->answers == d->opts->exit_after)
 		demo_quit(d, 3);
 }
@@ -416,8 +399,12 @@ static void
 demo_conf_notify_cb(void *arg, json_object *related, const char *method,
     json_object *params)
 {
-	json_object_put(related);	/* stdio has one stream for all */
-	demo_notify(arg, method, params);
+	struct demo_server	*d = arg;
+
+	d->related = related;	/* stdio has one stream for all */
+	demo_notify(d, method, params);
+	d->related = NULL;
+	json_object_put(related);
 }
 
 static void
@@ -606,7 +593,7 @@ tool_ask_model(struct demo_server *d, struct demo_req *r,
 
 	if (demo_arg(r, args, "prompt", json_type_string, 1, &prompt) == -1)
 		return NULL;
-	if (!r->stateless && d->http != NULL)
+	if (!r->stateless && d->http != NULL && demo_http_json_only(d->http))
 		return demo_text_result("sampling needs the stdio transport "
 		    "(HTTP mode answers with JSON only)", 1);
 	if (!r->stateless && !d->client_sampling)
@@ -1381,206 +1368,12 @@ demo_output_drained_cb(struct bufferevent *bev, void *arg)
 	event_base_loopbreak(d->base);
 }
 
-/* ---- Streamable HTTP (--http) ---------------------------------------- */
-
-#define DEMO_HTTP_ACCEPTED	202
+/* ---- Streamable HTTP and HTTP+SSE (--http, demo-http.c) ----------------- */
 
 static void
-demo_call_free(struct demo_server *d, struct demo_call *c)
+demo_http_message_cb(void *arg, json_object *msg)
 {
-	if (c == NULL)
-		return;
-	TAILQ_REMOVE(&d->calls, c, entry);
-	if (d->http_cur == c)
-		d->http_cur = NULL;
-	json_object_put(c->id);
-	free(c);
-}
-
-/*
- * Answers and forgets a call.  Session ids are handed out but never
- * checked: every POST is served the same, which is all a benchmark or a
- * test upstream needs.
- */
-static void
-demo_http_reply(struct demo_server *d, struct demo_call *c, int code,
-    const char *reason, const char *body)
-{
-	struct evkeyvalq	*hdr = evhttp_request_get_output_headers(c->req);
-	struct evbuffer		*buf = NULL;
-	char			 sid[48];
-
-	if (body != NULL) {
-		evhttp_add_header(hdr, "Content-Type", "application/json");
-		buf = evbuffer_new();
-		evbuffer_add(buf, body, strlen(body));
-	}
-	if (c->initialize) {
-		snprintf(sid, sizeof sid, "demo-%d-%lu", (int)getpid(),
-		    ++d->http_sessions);
-		evhttp_add_header(hdr, "Mcp-Session-Id", sid);
-	}
-	evhttp_send_reply(c->req, code, reason, buf);
-	if (buf != NULL)
-		evbuffer_free(buf);
-	demo_call_free(d, c);
-}
-
-/* The POST being handled first, so that equal ids of clients never mix. */
-static void
-demo_http_write(struct demo_server *d, json_object *id, const char *line)
-{
-	struct demo_call	*c = d->http_cur;
-
-	if (c == NULL || (id != NULL && !json_object_equal(c->id, id)))
-		TAILQ_FOREACH(c, &d->calls, entry)
-			if (c->id != NULL && json_object_equal(c->id, id))
-				break;
-	if (c == NULL) {
-		log_debug("http: no POST waits for %s", line);
-		return;
-	}
-	if (id != NULL)
-		demo_http_reply(d, c, HTTP_OK, "OK", line);
-	else
-		demo_http_reply(d, c, HTTP_BADREQUEST, "Bad Request", line);
-}
-
-/*
- * A POST carries one message.  A request's answer may come later (sleep_ms,
- * --delay-ms) or never (--hang-after): its call waits in d->calls until
- * then, or until shutdown answers 503.
- */
-static void
-demo_http_post(struct demo_server *d, struct evhttp_request *req)
-{
-	struct evbuffer		*body = evhttp_request_get_input_buffer(req);
-	struct demo_call	*c = xcalloc(1, sizeof *c);
-	json_object		*msg, *id;
-	const char		*method;
-	size_t			 len = evbuffer_get_length(body);
-
-	c->req = req;
-	TAILQ_INSERT_TAIL(&d->calls, c, entry);
-	d->http_cur = c;
-	if (demo_parse((const char *)evbuffer_pullup(body, -1), len,
-	    &msg) != 1)
-		demo_respond_error(d, NULL, RPC_PARSE_ERROR, "parse error",
-		    NULL);
-	else {
-		method = jstr(msg, "method");
-		if (method != NULL && json_object_object_get_ex(msg, "id",
-		    &id) && (json_object_is_type(id, json_type_string) ||
-		    json_object_is_type(id, json_type_int))) {
-			c->id = json_object_get(id);
-			c->initialize = strcmp(method, "initialize") == 0;
-		}
-		demo_handle_message(d, msg);
-		json_object_put(msg);
-	}
-	/* Still current: not answered.  Only requests wait for an answer. */
-	if (d->http_cur != NULL) {
-		d->http_cur = NULL;
-		if (c->id == NULL)
-			demo_http_reply(d, c, DEMO_HTTP_ACCEPTED, "Accepted",
-			    NULL);
-	}
-}
-
-static void
-demo_http_request_cb(struct evhttp_request *req, void *arg)
-{
-	struct demo_server	*d = arg;
-	const char		*path;
-
-	path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	if (path == NULL || strcmp(path, "/mcp") != 0) {
-		evhttp_send_error(req, HTTP_NOTFOUND, NULL);
-		return;
-	}
-	switch (evhttp_request_get_command(req)) {
-	case EVHTTP_REQ_POST:
-		if (d->state == DEMO_DONE)
-			evhttp_send_error(req, HTTP_SERVUNAVAIL, NULL);
-		else
-			demo_http_post(d, req);
-		break;
-	case EVHTTP_REQ_DELETE:		/* no session state to end */
-		evhttp_send_reply(req, HTTP_OK, "OK", NULL);
-		break;
-	default:	/* no GET stream: nothing is ever sent unasked */
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Allow", "POST, DELETE");
-		evhttp_send_reply(req, HTTP_BADMETHOD, "Method Not Allowed",
-		    NULL);
-		break;
-	}
-}
-
-/*
- * Listens on --http HOST:PORT (IPv6 in brackets, port 0 for any) and logs
- * the URL with the port bound.  Returns -1 to go on, else an exit status.
- */
-static int
-demo_http_start(struct demo_server *d)
-{
-	struct evhttp_bound_socket	*bound;
-	struct sockaddr_storage		 ss;
-	socklen_t			 sslen = sizeof ss;
-	char				*host, *colon, *end, *h;
-	long				 port;
-	int				 rc = -1;
-
-	host = xstrdup(d->opts->http);
-	if ((colon = strrchr(host, ':')) == NULL || colon == host) {
-		log_warnx("--http %s: expected HOST:PORT", d->opts->http);
-		free(host);
-		return 2;
-	}
-	*colon = '\0';
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 ||
-	    port > 65535) {
-		log_warnx("--http %s: bad port", d->opts->http);
-		free(host);
-		return 2;
-	}
-	h = host;
-	if (h[0] == '[' && colon[-1] == ']') {
-		h++;
-		colon[-1] = '\0';
-	}
-	d->http = evhttp_new(d->base);
-	evhttp_set_max_body_size(d->http, DEMO_MAX_LINE);
-	evhttp_set_gencb(d->http, demo_http_request_cb, d);
-	bound = evhttp_bind_socket_with_handle(d->http, h, (ev_uint16_t)port);
-	if (bound == NULL) {
-		log_warn("--http %s", d->opts->http);
-		rc = 1;
-	} else if (getsockname(evhttp_bound_socket_get_fd(bound),
-	    (struct sockaddr *)&ss, &sslen) == 0) {
-		port = ntohs(ss.ss_family == AF_INET6 ?
-		    ((struct sockaddr_in6 *)&ss)->sin6_port :
-		    ((struct sockaddr_in *)&ss)->sin_port);
-		log_info("listening on http://%s%s%s:%ld/mcp",
-		    ss.ss_family == AF_INET6 ? "[" : "", h,
-		    ss.ss_family == AF_INET6 ? "]" : "", port);
-	}
-	free(host);
-	return rc;
-}
-
-/* Replying is what frees a request evhttp detached from a closed client. */
-static void
-demo_http_stop(struct demo_server *d)
-{
-	while (!TAILQ_EMPTY(&d->calls))
-		demo_http_reply(d, TAILQ_FIRST(&d->calls), HTTP_SERVUNAVAIL,
-		    "Service Unavailable", NULL);
-	if (d->http != NULL)
-		evhttp_free(d->http);
-	d->http = NULL;
+	demo_handle_message(arg, msg);
 }
 
 static void
@@ -1590,9 +1383,7 @@ demo_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	if (d->http != NULL) {
 		/* Waiting POSTs learn why; demo_quit() leaves time to send. */
-		while (!TAILQ_EMPTY(&d->calls))
-			demo_http_reply(d, TAILQ_FIRST(&d->calls),
-			    HTTP_SERVUNAVAIL, "Service Unavailable", NULL);
+		demo_http_shutdown(d->http);
 		demo_quit(d, 0);
 		return;
 	}
@@ -1614,7 +1405,7 @@ demo_quit(struct demo_server *d, int code)
 	demo_set_state(d, DEMO_DONE);
 	d->exit_code = code;
 	if (d->http != NULL) {
-		/* evhttp writes on later loop turns; it has no drain event. */
+		/* Replies drain on later loop turns, with no one event for all. */
 		event_base_loopexit(d->base, &tv);
 		return;
 	}
@@ -1661,7 +1452,6 @@ demo_server_new(const struct demo_opts *opts)
 	d->opts = opts;
 	d->log_level = 1;	/* info until logging/setLevel */
 	TAILQ_INIT(&d->pending);
-	TAILQ_INIT(&d->calls);
 	d->exec_fd = opts->exec_log == NULL ? -1 : open(opts->exec_log,
 	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (opts->exec_log != NULL && d->exec_fd == -1)
@@ -1678,7 +1468,9 @@ demo_server_new(const struct demo_opts *opts)
 		d->conf = demo_conf_new(&(struct demo_conf_host){ d->base, d,
 		    demo_conf_notify_cb, demo_conf_request_cb,
 		    demo_conf_respond_cb, demo_conf_error_cb,
-		    opts->http != NULL });
+		    opts->http != NULL && !opts->sse &&
+		    (opts->http_reply == NULL ||
+		    strcmp(opts->http_reply, "json") == 0) });
 	d->sigterm = evsignal_new(d->base, SIGTERM, demo_signal_cb, d);
 	d->sigint = evsignal_new(d->base, SIGINT, demo_signal_cb, d);
 	evsignal_add(d->sigterm, NULL);
@@ -1707,7 +1499,7 @@ demo_server_free(struct demo_server *d)
 	while (!TAILQ_EMPTY(&d->pending))
 		demo_pending_free(TAILQ_FIRST(&d->pending));
 	demo_conf_free(d->conf);
-	demo_http_stop(d);
+	demo_http_free(d->http);
 	if (d->in != NULL) {
 		bufferevent_free(d->in);
 		bufferevent_free(d->out);
@@ -1744,7 +1536,9 @@ main(int argc, char *argv[])
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
 	d = demo_server_new(&opts);
-	if (opts.http != NULL && (rc = demo_http_start(d)) != -1) {
+	if (opts.http != NULL && (d->http = demo_http_new(
+	    &(struct demo_http_host){ d->base, d, demo_http_message_cb },
+	    &opts, &rc)) == NULL) {
 		demo_server_free(d);
 		return rc;
 	}

@@ -182,6 +182,7 @@ static void	handler_connect_failed(struct handler *, enum fail_class,
 static void	handler_send_request(struct handler *, struct request *);
 static void	handler_transport_ready_cb(void *);
 static void	handler_transport_message_cb(void *, const char *, size_t);
+static void	handler_transport_undelivered_cb(void *, const char *, size_t);
 static void	handler_transport_closed_cb(void *, enum upstream_close_reason,
 		    int, const char *);
 static void	handler_timer_cb(evutil_socket_t, short, void *);
@@ -217,6 +218,7 @@ static struct json_object *handler_tool_schema_cb(void *, const char *);
 static const struct upstream_event_cbs handler_transport_cbs = {
 	.ready = handler_transport_ready_cb,
 	.message = handler_transport_message_cb,
+	.undelivered = handler_transport_undelivered_cb,
 	.closed = handler_transport_closed_cb,
 	.tool_schema = handler_tool_schema_cb,
 };
@@ -1389,12 +1391,16 @@ handler_send_request(struct handler *h, struct request *r)
 	s = jsonrpc_to_string(r->msg, &len);
 	r->where = REQUEST_INFLIGHT;
 	r->sent = 1;
+	r->undelivered = 0;
 	TAILQ_INSERT_TAIL(&h->inflight, r, entry);
 	h->last_traffic = relay_now();
 	handler_request_timer_arm(h, r, handler_request_timeout(h, r));
-	if (upstream_send(h->up, s, len) == -1)
+	/* Not taken (the transport is failing): it never left. */
+	if (upstream_send(h->up, s, len) == -1) {
+		r->undelivered = 1;
 		log_debug("server %s: send failed; the loss is handled when "
 		    "the transport reports it", h->name);
+	}
 }
 
 static void
@@ -2042,15 +2048,28 @@ handler_salvage_inflight(struct handler *h)
 		    strstr(r->method, "/list") != NULL ? "list_tools" :
 		    "request");
 		retry_stats_failure(st, h->reason, (double)time(NULL));
-		if (handler_loss_rules(h, r))
+		/* Never received: sent again whatever the rules say. */
+		if (!r->undelivered && handler_loss_rules(h, r))
 			continue;
-		if (r->retry_safe && r->attempts <= h->policy.max_retries) {
+		if (r->undelivered && !r->retry_safe)
+			log_info("server %s: %s never reached the server (%s); "
+			    "sending it again", h->name, r->tool != NULL ?
+			    r->tool : r->method, h->reason);
+		if ((r->retry_safe || r->undelivered) &&
+		    r->attempts <= h->policy.max_retries) {
 			h->counters.retried++;
 			retry_stats_retry(st, 0);
 			events_retry(h->relay->events, h->name, "request",
 			    (unsigned)r->attempts, 0);
 			prev = r;
 			handler_queue(h, prev, 1);
+			continue;
+		}
+		if (r->undelivered) {
+			snprintf(msg, sizeof msg, "server '%s' refused or "
+			    "could not be reached %d times (%s); the request "
+			    "never ran", h->name, r->attempts, h->reason);
+			handler_fail_request(h, r, RELAY_ERR_UNAVAILABLE, msg);
 			continue;
 		}
 		h->counters.maybe_ran++;
@@ -2715,6 +2734,22 @@ handler_input_answered(struct handler *h, struct json_object *id,
 	else
 		handler_queue(h, r, 1);
 	return 1;
+}
+
+/* The transport proved that a request never reached the server. */
+static void
+handler_transport_undelivered_cb(void *arg, const char *id, size_t len)
+{
+	struct handler	*h = arg;
+	struct request	*r;
+	char		*end;
+	long long	 n;
+
+	errno = 0;
+	n = strtoll(id, &end, 10);
+	if (errno == 0 && (size_t)(end - id) == len &&
+	    (r = handler_find_inflight(h, n)) != NULL)
+		r->undelivered = 1;
 }
 
 static void

@@ -773,6 +773,12 @@ http_request_retry(const struct http_request *req)
 	return req->sse != NULL ? sse_parser_retry(req->sse) : -1;
 }
 
+int
+http_request_sent(const struct http_request *req)
+{
+	return req->state == REQ_SENT || req->state == REQ_DONE;
+}
+
 const char *
 http_response_header(const struct http_response *resp, const char *name)
 {

@@ -186,5 +186,8 @@ void		 http_request_cancel(struct http_request *);
  * none) of the request's body so far, for resuming the stream. */
 const char	*http_request_last_event_id(const struct http_request *);
 long		 http_request_retry(const struct http_request *);
+/* 1 once the request is on a connection (being written or written): from
+ * then on the server may have it; 0 while it waits for a connection. */
+int		 http_request_sent(const struct http_request *);
 
 #endif

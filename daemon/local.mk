@@ -43,5 +43,5 @@ mcprelay_demo_server_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JSONC_CFLAGS) \
 	$(OPENSSL_CFLAGS)
 mcprelay_demo_server_SOURCES = daemon/demo-server.c daemon/demo-faults.c \
 	daemon/demo-faults.h daemon/demo-conformance.c daemon/demo-conformance.h \
-	daemon/demo-json.c daemon/demo-json.h
+	daemon/demo-json.c daemon/demo-json.h daemon/demo-http.c daemon/demo-http.h
 mcprelay_demo_server_LDADD = $(COMMON_LIBS) $(OPENSSL_LIBS)

@@ -58,6 +58,7 @@ struct request {
 	TAILQ_ENTRY(request)	 entry;		/* on a queue or in flight */
 	int64_t			 upstream_id;
 	int			 sent;		/* written to the upstream */
+	int			 undelivered;	/* ...but provably not received */
 	int			 attempts;
 	int			 retry_safe;	/* may be sent again */
 	unsigned		 rule_retries;	/* retries retry rules made */

@@ -321,6 +321,37 @@ upstream_remote_refusal(struct upstream_remote *r, struct json_object *id,
 	return jsonrpc_error_new(id, JSONRPC_INTERNAL_ERROR, text, data);
 }
 
+int
+upstream_remote_never_ran(enum http_error e, int status)
+{
+	switch (e) {
+	case HTTP_ERR_DNS:
+	case HTTP_ERR_CONNECT:
+	case HTTP_ERR_CONNECT_TIMEOUT:
+	case HTTP_ERR_TLS:
+	case HTTP_ERR_TLS_VERIFY:
+		return 1;
+	case HTTP_ERR_NONE:
+		return status == 404 || status == 429 || status == 503;
+	default:
+		return 0;
+	}
+}
+
+void
+upstream_remote_undelivered(struct upstream_remote *r, struct json_object *id)
+{
+	const char	*text;
+	size_t		 len;
+
+	if (id == NULL || *r->dead)
+		return;
+	text = jsonrpc_to_string(id, &len);
+	log_debug("server %s: request %s never reached the server",
+	    upstream_name(r->up), text);
+	upstream_emit_undelivered(r->up, text, len);
+}
+
 /*
  * Servers built on the SDK's examples answer an unknown session with 400
  * "No valid session ID provided" rather than the 404 of the spec.
@@ -418,6 +449,7 @@ static void	uhttp_done_cb(struct http_request *, const struct http_result *,
 static void	uhttp_delete_done_cb(struct http_request *,
 		    const struct http_result *, void *);
 static void	uhttp_get_open(struct upstream_http *);
+static void	uhttp_report_unsent(struct upstream_http *);
 
 static const struct http_request_cbs uhttp_cbs = {
 	.response = uhttp_response_cb,
@@ -551,8 +583,9 @@ uhttp_fail(struct upstream_http *u, enum upstream_close_reason reason,
 	va_end(ap);
 	log_debug("server %s: %s: %s", u->up.name,
 	    upstream_close_reason_name(reason), u->detail);
-	uhttp_free_streams(u);
 	uhttp_set_state(u, UHTTP_FAILING);
+	uhttp_report_unsent(u);
+	uhttp_free_streams(u);
 	if (wait > 0) {
 		log_info("server %s: waiting %.1fs (Retry-After) before "
 		    "reporting: %s", u->up.name, wait, u->detail);
@@ -561,6 +594,18 @@ uhttp_fail(struct upstream_http *u, enum upstream_close_reason reason,
 		evtimer_add(u->ev_report, &tv);
 	} else
 		event_active(u->ev_report, EV_TIMEOUT, 1);
+}
+
+/* POSTs that never got onto a connection: the server never saw them. */
+static void
+uhttp_report_unsent(struct upstream_http *u)
+{
+	struct uhttp_stream	*s;
+
+	TAILQ_FOREACH(s, &u->streams, entry)
+		if (s->kind == UHTTP_POST && !s->resuming && s->awaiting &&
+		    s->req != NULL && !http_request_sent(s->req))
+			upstream_remote_undelivered(&u->r, s->id);
 }
 
 static void
@@ -824,6 +869,12 @@ uhttp_refused(struct uhttp_stream *s, const struct http_result *res)
 	int				 get = s->kind == UHTTP_GET ||
 					    s->resuming;
 
+	/* A request the server refused unrun goes again on the next
+	 * connection, whatever its method. */
+	if (!get && s->id != NULL && (upstream_remote_never_ran(HTTP_ERR_NONE,
+	    r->status) || (upstream_remote_says_session(r->status,
+	    res->body) && s->with_session)))
+		upstream_remote_undelivered(&u->r, s->id);
 	/* A first GET refused is no GET offered; a later one, an expiry. */
 	if (upstream_remote_says_session(r->status, res->body) &&
 	    s->with_session &&
@@ -1025,9 +1076,13 @@ uhttp_done_cb(struct http_request *req, const struct http_result *res,
 		log_debug("server %s: dropping a POST without a reply: %s",
 		    u->up.name, res->detail);
 		uhttp_stream_free(s);
-	} else
+	} else {
+		if (s->kind == UHTTP_POST && !s->resuming &&
+		    upstream_remote_never_ran(res->error, 0))
+			upstream_remote_undelivered(&u->r, s->id);
 		uhttp_fail(u, upstream_remote_failure_reason(res->error),
 		    res->err, 0, "%s", res->detail);
+	}
 	uhttp_release(u);
 }
 

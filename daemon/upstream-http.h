@@ -117,6 +117,16 @@ int		 upstream_remote_seen(struct upstream_remote *, const char *id);
 int		 upstream_remote_deliver(struct upstream_remote *,
 		    const char *json, size_t len, struct json_object *id,
 		    int *id_seen);
+/*
+ * Does this failure of a request's own POST prove the server never ran it?
+ * Yes for a connection that failed before the request was written (DNS,
+ * connect, connect timeout, TLS) and for the statuses 404, 429 and 503
+ * (status 0 when there was no response); docs/remote.md says why.
+ */
+int		 upstream_remote_never_ran(enum http_error, int status);
+/* Reports a request id through the transport's undelivered event. */
+void		 upstream_remote_undelivered(struct upstream_remote *,
+		    struct json_object *id);
 /* Does a refusal mean the session is gone: 404, or a 400 that says so? */
 int		 upstream_remote_says_session(int status, const char *body);
 /*

@@ -152,6 +152,19 @@ usse_stop(struct upstream_sse *u)
 	}
 }
 
+/* Messages still queued, or whose POST waits for a connection: unsent. */
+static void
+usse_report_unsent(struct upstream_sse *u)
+{
+	struct usse_post	*p;
+
+	if (u->inflight != NULL && u->post != NULL &&
+	    !http_request_sent(u->post))
+		upstream_remote_undelivered(&u->r, u->inflight->id);
+	TAILQ_FOREACH(p, &u->queue, entry)
+		upstream_remote_undelivered(&u->r, p->id);
+}
+
 /* The first failure wins; closed() follows from the loop. */
 static void
 usse_fail(struct upstream_sse *u, enum upstream_close_reason reason, int err,
@@ -170,8 +183,9 @@ usse_fail(struct upstream_sse *u, enum upstream_close_reason reason, int err,
 	va_end(ap);
 	log_debug("server %s: %s: %s", u->up.name,
 	    upstream_close_reason_name(reason), u->detail);
-	usse_stop(u);
 	usse_set_state(u, USSE_FAILING);
+	usse_report_unsent(u);
+	usse_stop(u);
 	if (wait > 0) {
 		log_info("server %s: waiting %.1fs (Retry-After) before "
 		    "reporting: %s", u->up.name, wait, u->detail);
@@ -228,6 +242,11 @@ usse_post_done(struct upstream_sse *u, const struct http_result *res)
 	double				 wait;
 
 	u->inflight = NULL;
+	/* Refused unrun, or never written: it may go again elsewhere. */
+	if (p->id != NULL && (upstream_remote_never_ran(res->error,
+	    r != NULL ? r->status : 0) || (r != NULL &&
+	    upstream_remote_says_session(r->status, res->body))))
+		upstream_remote_undelivered(&u->r, p->id);
 	if (res->error != HTTP_ERR_NONE) {
 		usse_post_free(p);
 		usse_fail(u, upstream_remote_failure_reason(res->error),

@@ -112,6 +112,13 @@ upstream_emit_message(struct upstream *u, const char *json, size_t len)
 }
 
 void
+upstream_emit_undelivered(struct upstream *u, const char *id, size_t len)
+{
+	if (u->cbs.undelivered != NULL)
+		u->cbs.undelivered(u->cbarg, id, len);
+}
+
+void
 upstream_emit_closed(struct upstream *u, enum upstream_close_reason reason,
     int err, const char *detail)
 {

@@ -58,6 +58,12 @@ struct upstream_event_cbs {
 	/* One framed message, NUL-terminated (len excludes the NUL), valid
 	 * only during the call.  Not validated as JSON. */
 	void	(*message)(void *arg, const char *json, size_t len);
+	/* A request that provably never reached the server: refused before
+	 * it ran (HTTP 404, 429, 503), or never written (the connection
+	 * failed first).  id is its JSON-RPC id as JSON text.  It comes
+	 * before the closed() of a failure that ends the transport, so the
+	 * owner may send the request again on the next one. */
+	void	(*undelivered)(void *arg, const char *id, size_t len);
 	/* Exactly once per started transport, and last: nothing is called
 	 * after it.  detail is a short human-readable explanation ("exited
 	 * with status 3", "killed by signal 9 (Killed)"), valid only during
@@ -145,5 +151,7 @@ void	upstream_emit_message(struct upstream *, const char *json, size_t len);
 void	upstream_emit_closed(struct upstream *, enum upstream_close_reason,
 	    int err, const char *detail);
 struct json_object *upstream_tool_schema(struct upstream *, const char *tool);
+void	upstream_emit_undelivered(struct upstream *, const char *id,
+	    size_t len);
 
 #endif

@@ -39,6 +39,8 @@ EXTRA_DIST += tests/integration/demo-server.test.sh tests/integration/run.sh \
 	tests/integration/haproxy.test.mjs \
 	tests/integration/control.test.mjs \
 	tests/integration/remote-http.test.mjs \
+	tests/integration/remote-demo.test.mjs \
+	tests/integration/demo-http.test.mjs \
 	tests/integration/remote-sse.test.mjs \
 	tests/integration/eras.test.mjs \
 	tests/integration/retry-rules.test.mjs \

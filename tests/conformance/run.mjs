@@ -234,7 +234,8 @@ function relayConfig(dir, server) {
 }
 
 async function startDemoHttp(dir) {
-	const child = start(demo, ['--http', '127.0.0.1:0', '--conformance'],
+	const child = start(demo, ['--http', '127.0.0.1:0', '--http-reply',
+	    'sse', '--conformance'],
 	    path.join(dir, 'demo.log'));
 	const m = await child.waitFor(/listening on (http:\S+\/mcp)/, 10000);
 	return { child, url: m[1] };

@@ -12,6 +12,7 @@ UNIT_TESTS = \
 	tests/unit/test_upstream_stdio \
 	tests/unit/test_listen_unix \
 	tests/unit/test_http_client \
+	tests/unit/test_upstream_remote \
 	tests/unit/test_era \
 	tests/unit/test_control \
 	tests/unit/test_events \
@@ -45,6 +46,8 @@ tests_unit_test_listen_unix_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_listen_unix_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_http_client_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
+tests_unit_test_upstream_remote_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_upstream_remote_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_era_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_era_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_control_CFLAGS = $(UNIT_CFLAGS)
