@@ -810,7 +810,9 @@ uhttp_event_cb(struct http_request *req, const struct sse_event *ev,
 		s->prev_id = xstrdup(ev->id);
 		free(s->last_id);
 		s->last_id = xstrdup(ev->id);
-		if (upstream_remote_seen(&u->r, ev->id)) {
+		/* Event ids are unique within a session; a 2026-07-28
+		 * request's stream has none, so its ids stand alone. */
+		if (s->with_session && upstream_remote_seen(&u->r, ev->id)) {
 			log_debug("server %s: dropping replayed event %s",
 			    u->up.name, ev->id);
 			return;

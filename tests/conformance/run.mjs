@@ -233,9 +233,9 @@ function relayConfig(dir, server) {
 	return file;
 }
 
-async function startDemoHttp(dir) {
+async function startDemoHttp(dir, extra = []) {
 	const child = start(demo, ['--http', '127.0.0.1:0', '--http-reply',
-	    'sse', '--conformance'],
+	    'sse', '--conformance', ...extra],
 	    path.join(dir, 'demo.log'));
 	const m = await child.waitFor(/listening on (http:\S+\/mcp)/, 10000);
 	return { child, url: m[1] };
@@ -281,11 +281,15 @@ for (const revision of REVISIONS) {
 		return [await startRelay(dir, ['type: stdio',
 		    `command: ${demo}`, 'args: [--conformance]'])];
 	    } });
-	RUNS.push({ name: `relay-http-${revision}`, revision, scored: true,
-	    what: 'mcprelayd -> mcprelay-demo-server --http --conformance',
+	for (const era of [null, 'legacy', 'modern']) {
+	const why = era && ERA_LIMITS[`${era}-${revision}`];
+	RUNS.push({ name: `relay-http-${era ? `${era}-` : ''}${revision}`,
+	    revision, scored: !why,
+	    what: 'mcprelayd -> mcprelay-demo-server --http --conformance' +
+	    (era ? ` --era ${era}` : '') + (why ? ` (diagnostic: ${why})` : ''),
 	    needsHttp: true,
 	    async setup(dir) {
-		const up = await startDemoHttp(dir);
+		const up = await startDemoHttp(dir, era ? ['--era', era] : []);
 		const relay = await startRelay(dir, ['type: http',
 		    `url: ${up.url}`]).catch(async (e) => {
 			await stop(up.child);
@@ -302,6 +306,7 @@ for (const revision of REVISIONS) {
 		}
 		return [relay, up];
 	    } });
+	}
 	// The same fixture speaking one era only: mcprelayd translates.
 	for (const era of ['legacy', 'modern']) {
 		const why = ERA_LIMITS[`${era}-${revision}`];

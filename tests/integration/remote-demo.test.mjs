@@ -490,3 +490,28 @@ itest('sse: the legacy stream drops at once after the endpoint event (a ' +
 	assert.equal(toolText(await s.callTool('increment', { by: 1 })), '3');
 	assert.equal(toolText(await s.callTool('echo', { text: 'b' })), 'b');
 });
+
+/*
+ * A 2026-07-28-only HTTP server replying with SSE: each stateless stream
+ * numbers its events from the start, so ids repeat across streams.  They
+ * are unique within a session only, and there is none: mcprelayd must not
+ * drop a reply as "replayed" (it did, and never became ready).
+ */
+itest('http: a 2026-07-28-only server whose SSE replies reuse event ids ' +
+    'from stream to stream is served, list after list and call after call',
+    async (t) => {
+	const dir = tmpdir(t);
+	const demo = await demoFor(t, dir, 'http', { args: ['--era', 'modern',
+	    '--http-reply', 'sse'] });
+	const d = await daemonFor(t, dir, { demo: serverFor(demo) }, FAST);
+	await waitFor(() => /server demo: initializing -> ready/.test(d.log()),
+	    { timeout: 10000, message: 'demo ready' });
+	assert.match(d.log(), /server demo: speaks modern MCP/);
+	assert.doesNotMatch(d.log(), /dropping replayed event/);
+	const s = await initialize(d.mcpUrl('demo'));
+	for (const text of ['one', 'two', 'three'])
+		assert.equal(toolText((await s.request('tools/call',
+		    { name: 'echo', arguments: { text } })).result), text);
+	assert.equal(rpcs(demo, 'initialize').length, 0);
+	assert.equal(rpcs(demo, 'tools/call').length, 3);
+});
