@@ -1962,13 +1962,15 @@ handler_loss_rules(struct handler *h, struct request *r)
 	struct retry_event	 ev;
 	struct rules_decision	 d;
 	char			 msg[768], what[160];
+	/* One the server never received may go again, whatever tool. */
+	int			 safe = r->retry_safe || r->undelivered;
 
 	handler_rule_event(r, &ev, fail_class_name(h->last_class),
 	    h->last_status, h->reason);
 	if (!handler_rule_decide(h, &ev, &d))
 		return 0;
 	handler_request_what(r, what, sizeof what);
-	if (!r->retry_safe && d.rule->action != RETRY_RULE_TRIP &&
+	if (!safe && d.rule->action != RETRY_RULE_TRIP &&
 	    d.rule->action != RETRY_RULE_FAIL) {
 		log_info("server %s: rule '%s' would %s %s, but it may have "
 		    "run and is not safe to repeat", h->name, d.rule->name,
@@ -1990,7 +1992,7 @@ handler_loss_rules(struct handler *h, struct request *r)
 		    h->reason, d.rule->name, what);
 		break;
 	default:
-		if (!r->retry_safe)
+		if (!safe)
 			return 0;	/* -32015, as without the rule */
 		snprintf(msg, sizeof msg, "connection to server '%s' was lost "
 		    "(%s); %s is not retried (rule '%s')", h->name, h->reason,
@@ -2048,8 +2050,7 @@ handler_salvage_inflight(struct handler *h)
 		    strstr(r->method, "/list") != NULL ? "list_tools" :
 		    "request");
 		retry_stats_failure(st, h->reason, (double)time(NULL));
-		/* Never received: sent again whatever the rules say. */
-		if (!r->undelivered && handler_loss_rules(h, r))
+		if (handler_loss_rules(h, r))
 			continue;
 		if (r->undelivered && !r->retry_safe)
 			log_info("server %s: %s never reached the server (%s); "
