@@ -3,5 +3,16 @@ bin_PROGRAMS += mcprelayctl
 mcprelayctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(YAML_CFLAGS)
 mcprelayctl_SOURCES = ctl/mcprelayctl.c ctl/ctl.h ctl/ctl-client.c \
 	ctl/cmd-config.c ctl/cmd-connect.c ctl/cmd-server.c ctl/cmd-status.c \
-	ctl/cmd-watch.c
+	ctl/cmd-watch.c ctl/cmd-import.c ctl/cmd-repoint.c ctl/cmd-init.c \
+	ctl/ctl-file.c ctl/import.h ctl/import-map.c ctl/import-yaml.c \
+	ctl/udiff.c
 mcprelayctl_LDADD = $(CONFIG_LIBS) $(COMMON_LIBS)
+
+# mcprelayctl init writes config/mcprelay.yaml, built in one string a line.
+nodist_mcprelayctl_SOURCES = ctl/starter-config.h
+BUILT_SOURCES += ctl/starter-config.h
+CLEANFILES += ctl/starter-config.h
+ctl/starter-config.h: $(top_srcdir)/config/mcprelay.yaml
+	$(AM_V_GEN)$(MKDIR_P) ctl && sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' \
+	    -e 's/^/"/' -e 's/$$/\\n",/' $(top_srcdir)/config/mcprelay.yaml \
+	    >$@.tmp && mv $@.tmp $@
