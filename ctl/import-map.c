@@ -497,6 +497,17 @@ imp_url_has_secret(const char *url)
 		at = strchr(p + 3, '@');
 		if (at != NULL && (slash == NULL || at < slash))
 			return 1;
+		/* A path segment that looks like a token (Zapier's). */
+		for (p = slash; p != NULL && *p == '/' && !yes; ) {
+			size_t	n = strcspn(p + 1, "/?#");
+
+			name = xstrndup(p + 1, n);
+			yes = imp_secret_value(name);
+			free(name);
+			p += 1 + n;
+		}
+		if (yes)
+			return 1;
 	}
 	if ((q = strchr(url, '?')) == NULL)
 		return 0;

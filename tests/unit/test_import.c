@@ -194,6 +194,18 @@ START_TEST(test_headers_keep_the_scheme_and_url_secrets_move)
 	ck_assert_str_eq(r.secrets[2].value, "k1");
 	free(y);
 	imp_result_free(&r);
+	/* A token in the path, and user info, move the URL; a plain one
+	 * stays. */
+	y = map_yaml("{\"mcpServers\": {"
+	    "\"z\": {\"serverUrl\": \"https://h/mcp/sk-ak-2c9f8e7d/sse\"}, "
+	    "\"u\": {\"url\": \"https://me:pw@h/mcp\"}, "
+	    "\"p\": {\"url\": \"https://h/v1/mcp?page=2\"}}}",
+	    IMP_WINDSURF, NULL, &r);
+	ck_assert_str_eq(y, "  z:\n    type: sse\n    url: \"${MCPRELAY_Z_URL}\"\n"
+	    "  u:\n    type: http\n    url: \"${MCPRELAY_U_URL}\"\n"
+	    "  p:\n    type: http\n    url: \"https://h/v1/mcp?page=2\"\n");
+	free(y);
+	imp_result_free(&r);
 }
 END_TEST
 
