@@ -16,3 +16,12 @@ ctl/starter-config.h: $(top_srcdir)/config/mcprelay.yaml
 	$(AM_V_GEN)$(MKDIR_P) ctl && sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' \
 	    -e 's/^/"/' -e 's/$$/\\n",/' $(top_srcdir)/config/mcprelay.yaml \
 	    >$@.tmp && mv $@.tmp $@
+
+# Shell completions, where each shell looks under the prefix; Debian's zsh
+# reads vendor-completions instead (packaging/debian/rules sets it).
+bashcompdir = $(datadir)/bash-completion/completions
+dist_bashcomp_DATA = ctl/completions/bash/mcprelayctl
+zshcompdir = $(datadir)/zsh/site-functions
+dist_zshcomp_DATA = ctl/completions/zsh/_mcprelayctl
+fishcompdir = $(datadir)/fish/vendor_completions.d
+dist_fishcomp_DATA = ctl/completions/fish/mcprelayctl.fish

@@ -16,7 +16,7 @@
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", NULL, cmd_status, CTL_OPTS,
 	    "show the daemon's status" },
-	{ "servers", NULL, cmd_servers, CTL_OPTS,
+	{ "servers", NULL, cmd_servers, "[--names] " CTL_OPTS,
 	    "list the servers and their states" },
 	{ "stats", NULL, cmd_stats, "[SERVER] " CTL_OPTS,
 	    "show statistics, of all servers or one" },
