@@ -91,7 +91,7 @@ import_agent(struct import_run *R, enum imp_agent agent, const char *path,
 	struct imp_ctx		 ctx;
 	struct json_tokener	*tok;
 	struct json_object	*root;
-	char			*text, err[512];
+	char			*text, *refs, err[512];
 	size_t			 len, i;
 
 	if ((text = ctl_file_read(path, &len, err, sizeof err)) == NULL) {
@@ -138,6 +138,14 @@ import_agent(struct import_run *R, enum imp_agent agent, const char *path,
 		imp_buf_addf(&R->env_add, "%s=%s\n", res.secrets[i].var,
 		    res.secrets[i].value);
 		import_add_var(R, res.secrets[i].var, res.secrets[i].value);
+	}
+	for (i = 0; i < res.nservers; i++) {
+		if ((refs = imp_server_refs(&res.servers[i],
+		    R->env_vars)) == NULL)
+			continue;
+		printf("  %s needs %s: set in mcprelayd's environment or %s\n",
+		    res.servers[i].name, refs, R->env_path);
+		free(refs);
 	}
 	imp_emit_servers(&R->servers, &res, R->plan.indent, path);
 	R->nimported += res.nservers;

@@ -849,6 +849,80 @@ imp_result_free(struct imp_result *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* Appends the ${NAME}s of v missing from known to b, once each. */
+static void
+imp_refs_of(struct imp_buf *b, const char *v, char *const *known)
+{
+	const char	*p, *q;
+	char		*name, *pat;
+	size_t		 n;
+
+	for (p = v; p != NULL && *p != '\0'; p++) {
+		if (p[0] == '$' && p[1] == '$') {
+			p++;
+			continue;
+		}
+		if (p[0] != '$' || p[1] != '{')
+			continue;
+		for (q = p + 2, n = 0; imp_var_char((unsigned char)q[n],
+		    n == 0); n++)
+			;
+		/* ${NAME:-text} does without NAME. */
+		if (n == 0 || (q[n] == ':' && q[n + 1] == '-'))
+			continue;
+		name = xstrndup(q, n);
+		xasprintf(&pat, "%s=", name);
+		for (n = 0; known != NULL && known[n] != NULL; n++) {
+			if (strncmp(known[n], pat, strlen(pat)) == 0)
+				break;
+		}
+		if ((known == NULL || known[n] == NULL) &&
+		    (b->s == NULL || strstr(b->s, pat) == NULL)) {
+			/* "NAME=" marks each name in the list. */
+			imp_buf_add(b, pat, strlen(pat));
+			imp_buf_add(b, " ", 1);
+		}
+		free(pat);
+		free(name);
+	}
+}
+
+char *
+imp_server_refs(const struct imp_server *s, char *const *known)
+{
+	struct imp_buf	 b = { NULL, 0, 0 };
+	char		*out, *w, *p;
+	size_t		 i;
+
+	imp_refs_of(&b, s->command, known);
+	for (i = 0; i < s->nargs; i++)
+		imp_refs_of(&b, s->args[i], known);
+	for (i = 0; i < s->nenv; i++)
+		imp_refs_of(&b, s->env[i].value, known);
+	imp_refs_of(&b, s->cwd, known);
+	imp_refs_of(&b, s->url, known);
+	for (i = 0; i < s->nheaders; i++)
+		imp_refs_of(&b, s->headers[i].value, known);
+	if (b.s == NULL)
+		return NULL;
+	/* "A= B= " to "A, B" */
+	out = xcalloc(1, b.len + 1);
+	for (w = out, p = b.s; *p != '\0'; p++) {
+		if (*p == '=')
+			continue;
+		if (*p == ' ') {
+			if (p[1] != '\0') {
+				*w++ = ',';
+				*w++ = ' ';
+			}
+			continue;
+		}
+		*w++ = *p;
+	}
+	free(b.s);
+	return out;
+}
+
 /*
  * YAML out.
  */

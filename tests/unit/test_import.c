@@ -233,6 +233,29 @@ START_TEST(test_secret_variable_names_do_not_collide)
 }
 END_TEST
 
+START_TEST(test_server_refs_name_unset_variables)
+{
+	struct imp_result	 r;
+	char			*known[] = { "MCPRELAY_S_TOKEN=x", NULL };
+	char			*y, *refs;
+
+	y = map_yaml("{\"mcpServers\": {\"s\": {\"command\": \"${BIN}\", "
+	    "\"args\": [\"${D:-x}\", \"${A}\", \"a${b\"], \"env\": "
+	    "{\"TOKEN\": \"t0\", \"H\": \"${env:HOME}\"}}}}",
+	    IMP_CLAUDE_CODE, NULL, &r);
+	refs = imp_server_refs(&r.servers[0], known);
+	ck_assert_str_eq(refs, "BIN, A, HOME");	/* not D: ${D:-x} */
+	free(refs);
+	free(y);
+	imp_result_free(&r);
+	y = map_yaml("{\"mcpServers\": {\"p\": {\"command\": \"x\"}}}",
+	    IMP_CURSOR, NULL, &r);
+	ck_assert_ptr_null(imp_server_refs(&r.servers[0], NULL));
+	free(y);
+	imp_result_free(&r);
+}
+END_TEST
+
 START_TEST(test_missing_servers_object_is_an_error)
 {
 	struct json_object	*root = json_tokener_parse("{\"servers\": {}}");
@@ -484,6 +507,7 @@ import_suite(void)
 	tcase_add_test(tc, test_headers_keep_the_scheme_and_url_secrets_move);
 	tcase_add_test(tc, test_secret_variable_names_do_not_collide);
 	tcase_add_test(tc, test_missing_servers_object_is_an_error);
+	tcase_add_test(tc, test_server_refs_name_unset_variables);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("secrets");
