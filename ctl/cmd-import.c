@@ -35,6 +35,8 @@ struct import_run {
 	struct imp_buf	 servers;	/* YAML of every new server */
 	struct imp_buf	 env_add;	/* lines for the env file */
 	size_t		 nimported;
+	int		 uses_env;	/* a new server uses the env file */
+	int		 env_existed;
 	char		**names;	/* existing and imported so far */
 	size_t		 nnames;
 };
@@ -140,6 +142,17 @@ import_agent(struct import_run *R, enum imp_agent agent, const char *path,
 		import_add_var(R, res.secrets[i].var, res.secrets[i].value);
 	}
 	for (i = 0; i < res.nservers; i++) {
+		/* A variable the env file sets (new or already there) needs
+		 * env_file in the configuration. */
+		if ((refs = imp_server_refs(&res.servers[i], NULL)) != NULL) {
+			char	*name, *save = NULL;
+
+			for (name = strtok_r(refs, ", ", &save); name != NULL;
+			    name = strtok_r(NULL, ", ", &save))
+				if (env_file_get(R->env_vars, name) != NULL)
+					R->uses_env = 1;
+			free(refs);
+		}
 		if ((refs = imp_server_refs(&res.servers[i],
 		    R->env_vars)) == NULL)
 			continue;
@@ -151,6 +164,21 @@ import_agent(struct import_run *R, enum imp_agent agent, const char *path,
 	R->nimported += res.nservers;
 	imp_result_free(&res);
 	return 0;
+}
+
+/* Nothing changes when the new configuration does not load. */
+static void
+import_env_restore(struct import_run *R)
+{
+	char	err[512];
+
+	if (R->env_add.len == 0)
+		return;
+	if (!R->env_existed)
+		unlink(R->env_path);
+	else if (ctl_file_write(R->env_path, R->env_text,
+	    strlen(R->env_text), 0600, 1, err, sizeof err) == -1)
+		fprintf(stderr, "mcprelayctl: %s\n", err);
 }
 
 /* Validates the new text as the file it will become, then renames. */
@@ -195,6 +223,7 @@ import_write(struct import_run *R, const char *newtext)
 		    "load; %s is unchanged\n", R->config);
 		unlink(tmp);
 		free(tmp);
+		import_env_restore(R);
 		return CTL_EXIT_CONFIG;
 	}
 	if (rename(tmp, R->config) == -1) {
@@ -202,6 +231,7 @@ import_write(struct import_run *R, const char *newtext)
 		    strerror(errno));
 		unlink(tmp);
 		free(tmp);
+		import_env_restore(R);
 		return CTL_EXIT_FAIL;
 	}
 	free(tmp);
@@ -317,7 +347,7 @@ cmd_import(const struct ctl_cmd *self, int argc, char **argv)
 		import_add_name(&R, R.plan.names[i]);
 	R.env_path = ctl_path_beside(R.config, R.plan.env_file != NULL ?
 	    R.plan.env_file : "mcprelay.env");
-	if (access(R.env_path, F_OK) == 0) {
+	if ((R.env_existed = access(R.env_path, F_OK) == 0)) {
 		if ((R.env_vars = env_file_read(R.env_path, err,
 		    sizeof err)) == NULL ||
 		    (R.env_text = ctl_file_read(R.env_path, &n, err,
@@ -363,7 +393,7 @@ cmd_import(const struct ctl_cmd *self, int argc, char **argv)
 		return rc;
 	}
 
-	if (R.env_add.len > 0 && R.plan.env_file == NULL)
+	if ((R.env_add.len > 0 || R.uses_env) && R.plan.env_file == NULL)
 		xasprintf(&env_line, "\n# Secrets moved here by mcprelayctl "
 		    "import (mode 0600).\nenv_file: mcprelay.env\n");
 	newtext = imp_yaml_apply(R.text, R.len, &R.plan, R.servers.s,
