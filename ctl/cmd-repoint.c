@@ -21,6 +21,8 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "env-file.h"
+#include "expand.h"
 #include "import.h"
 #include "xmalloc.h"
 
@@ -127,6 +129,79 @@ repoint_backup(const char *path, const char *data, size_t len, mode_t mode,
 	return -1;
 }
 
+/*
+ * Whether the agent's entry is the configured server: the same command
+ * and arguments, or the same URL.  A name both have for two different
+ * servers (import reported the clash) must not be repointed.
+ */
+struct repoint_match {
+	enum imp_agent	  agent;
+	char		**vars;		/* the configuration's env_file */
+};
+
+static const char *
+repoint_lookup(const char *name, void *arg)
+{
+	const char	*s;
+
+	if ((s = getenv(name)) == NULL)
+		s = env_file_get(arg, name);
+	return s;
+}
+
+/* Whether the agent's value v is want once import's translation and the
+ * loader's expansion are applied to it. */
+static int
+repoint_eq(const struct repoint_match *m, struct json_object *v,
+    const char *want)
+{
+	char	*t, *x, err[256];
+	int	 eq;
+
+	if (want == NULL || !json_object_is_type(v, json_type_string) ||
+	    (t = imp_text(json_object_get_string(v), m->agent)) == NULL)
+		return 0;
+	x = expand_vars_lookup(t, repoint_lookup, m->vars, err, sizeof err);
+	eq = x != NULL && strcmp(x, want) == 0;
+	free(x);
+	free(t);
+	return eq;
+}
+
+static int
+repoint_same(const struct repoint_match *m, struct json_object *e,
+    const struct config_server *cs)
+{
+	struct json_object	*v, *a;
+	static const char *const url_keys[] = { "url", "httpUrl",
+	    "serverUrl" };
+	size_t			 i, n;
+
+	if (!json_object_is_type(e, json_type_object))
+		return 0;
+	if (json_object_object_get_ex(e, "command", &v)) {
+		if (cs->type != CONFIG_SERVER_STDIO ||
+		    !repoint_eq(m, v, cs->command))
+			return 0;
+		n = json_object_object_get_ex(e, "args", &a) &&
+		    json_object_is_type(a, json_type_array) ?
+		    json_object_array_length(a) : 0;
+		if (n != cs->nargs)
+			return 0;
+		for (i = 0; i < n; i++) {
+			if (!repoint_eq(m, json_object_array_get_idx(a, i),
+			    cs->args[i]))
+				return 0;
+		}
+		return 1;
+	}
+	for (i = 0; i < sizeof url_keys / sizeof *url_keys; i++) {
+		if (json_object_object_get_ex(e, url_keys[i], &v))
+			return repoint_eq(m, v, cs->url);
+	}
+	return 0;
+}
+
 /* The entry pointing at the daemon, the entry's other keys kept. */
 static struct json_object *
 repoint_entry(struct json_object *old, const char *name,
@@ -183,6 +258,7 @@ cmd_repoint(const struct ctl_cmd *self, int argc, char **argv)
 	struct json_tokener	*tok;
 	struct json_object	*root = NULL, *servers, *ne;
 	struct stat		 st;
+	struct repoint_match	 match = { IMP_FILE, NULL };
 	enum imp_agent		 agent;
 	const char		*file = NULL, *config = NULL, *out;
 	char			 cbuf[PATH_MAX], err[512], *path, *text = NULL;
@@ -272,6 +348,16 @@ cmd_repoint(const struct ctl_cmd *self, int argc, char **argv)
 		stdio = 1;
 	}
 
+	match.agent = agent;
+	match.vars = NULL;
+	if (cfg->env_file != NULL) {
+		char	*ef = ctl_path_beside(config, cfg->env_file);
+
+		/* The loader read it a moment ago. */
+		match.vars = env_file_read(ef, err, sizeof err);
+		free(ef);
+	}
+
 	/* Collect first: the object must not change while iterated. */
 	json_object_object_foreach(servers, name, val) {
 		(void)val;
@@ -297,6 +383,14 @@ cmd_repoint(const struct ctl_cmd *self, int argc, char **argv)
 			json_object_put(ne);
 			printf("  = %s (already through mcprelayd)\n",
 			    names[i]);
+			continue;
+		}
+		if (!repoint_same(&match, old, config_server_find(cfg,
+		    names[i]))) {
+			json_object_put(ne);
+			printf("  ! %s: not the server of that name in %s "
+			    "(another command or URL); left alone\n",
+			    names[i], config);
 			continue;
 		}
 		json_object_object_add(servers, names[i], ne);
@@ -330,6 +424,7 @@ cmd_repoint(const struct ctl_cmd *self, int argc, char **argv)
 	    "restores it)\n", path, backup, argv[optind]);
 	rc = CTL_EXIT_OK;
 out:
+	env_file_free(match.vars);
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);

@@ -314,6 +314,18 @@ imp_translate(const char *v, enum imp_agent agent, char **out, char **bad)
 	return kind;
 }
 
+char *
+imp_text(const char *raw, enum imp_agent agent)
+{
+	char	*out, *bad;
+
+	if (imp_translate(raw, agent, &out, &bad) == IMP_TEXT_BAD) {
+		free(bad);
+		return NULL;
+	}
+	return out;
+}
+
 /*
  * The mapping.
  */

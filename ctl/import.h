@@ -112,6 +112,10 @@ void	imp_result_free(struct imp_result *);
 struct json_object *imp_servers_object(struct json_object *root,
 	    enum imp_agent);
 
+/* raw as import writes it into mcprelay.yaml (variables translated, '$'
+ * escaped), or NULL when only the agent could resolve it. */
+char	*imp_text(const char *raw, enum imp_agent);
+
 /* The ${NAME}s s uses that known ("NAME=VALUE", NULL-ended, may be NULL)
  * does not set: "A, B", newly allocated, or NULL for none. */
 char	*imp_server_refs(const struct imp_server *s, char *const *known);

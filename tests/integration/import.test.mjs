@@ -177,7 +177,8 @@ for (const agent of Object.keys(AGENT_FILES)) {
 		    Object.keys(before[key]));
 		for (const [name, old] of Object.entries(before[key])) {
 			const e = after[key][name];
-			if (!imported.includes(name) && name !== 'existing') {
+			// "existing" is another server of the same name.
+			if (!imported.includes(name)) {
 				assert.deepEqual(e, old, name);
 				continue;
 			}
@@ -193,6 +194,8 @@ for (const agent of Object.keys(AGENT_FILES)) {
 				if (k in old)
 					assert.deepEqual(e[k], old[k], `${name}.${k}`);
 		}
+		if (agent === 'claude-code')
+			assert.match(r.stdout, /\n {2}! existing: not the server of that name in .* \(another command or URL\); left alone\n/);
 		assert.match(fs.readFileSync(file, 'utf8'), /^\{\n {2}"/);
 		assert.equal(backups(file).length, 1);
 		assert.match(backups(file)[0], /\.mcprelay-backup-\d{8}T\d{6}Z$/);
