@@ -104,8 +104,7 @@ import_agent(struct import_run *R, enum imp_agent agent, const char *path,
 	root = json_tokener_parse_ex(tok, text, (int)len);
 	if (root == NULL || tok->char_offset < (int)len) {
 		fprintf(stderr, "mcprelayctl: %s: not valid JSON: %s\n", path,
-		    root == NULL ? json_tokener_error_desc(
-		    json_tokener_get_error(tok)) : "text after the end");
+		    root == NULL ? ctl_json_error(tok) : "text after the end");
 		json_object_put(root);
 		json_tokener_free(tok);
 		free(text);

@@ -322,8 +322,7 @@ cmd_repoint(const struct ctl_cmd *self, int argc, char **argv)
 	if (root == NULL || tok->char_offset < (int)len ||
 	    (servers = imp_servers_object(root, agent)) == NULL) {
 		fprintf(stderr, "mcprelayctl: %s: %s; left untouched\n", path,
-		    root == NULL ? json_tokener_error_desc(
-		    json_tokener_get_error(tok)) : tok->char_offset <
+		    root == NULL ? ctl_json_error(tok) : tok->char_offset <
 		    (int)len ? "text after the JSON value" :
 		    "no MCP servers object");
 		json_tokener_free(tok);

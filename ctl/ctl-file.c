@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "ctl.h"
 #include "xmalloc.h"
 
@@ -159,4 +161,14 @@ ctl_config_default(char *buf, size_t len)
 	if (ctl_config_path(1, buf, len) != NULL && access(buf, F_OK) == 0)
 		return buf;
 	return ctl_config_path(0, buf, len);
+}
+
+const char *
+ctl_json_error(struct json_tokener *tok)
+{
+	enum json_tokener_error	e = json_tokener_get_error(tok);
+
+	/* "continue" is json-c's word for a text that ended too soon. */
+	return e == json_tokener_continue ? "ends before the JSON value "
+	    "does" : json_tokener_error_desc(e);
 }

@@ -123,5 +123,7 @@ char	*ctl_path_beside(const char *path, const char *name);
 const char *ctl_config_path(int user, char *buf, size_t len);
 /* The user's file when it exists, else the system's. */
 const char *ctl_config_default(char *buf, size_t len);
+/* Why json-c's tokener stopped, in words. */
+const char *ctl_json_error(struct json_tokener *);
 
 #endif
