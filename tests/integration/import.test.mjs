@@ -380,13 +380,18 @@ itest('bash completion offers the running daemon\'s servers, also ' +
 	const sock = path.join(dir, 'control.sock');
 	const agent = path.join(dir, 'agent.json');
 	fs.writeFileSync(agent, JSON.stringify({ mcpServers: {
-		beta: { command: bin.demo },
+		// A secret: the daemon must read it from env_file to reload.
+		beta: { command: bin.demo, env: { API_TOKEN: 's3cr3t-0' } },
 		gamma: { command: bin.demo },
 	} }, null, 2));
 	let r = await ctl(['import', '--from', agent, '--config',
 	    d.configPath, '--write'], { HOME: dir });
 	assert.equal(r.code, 0, r.stderr);
 	assert.match(r.stdout, /\nreloaded mcprelayd: 3 servers\n$/);
+	assert.equal(fs.readFileSync(path.join(dir, 'mcprelay.env'), 'utf8'),
+	    'MCPRELAY_BETA_API_TOKEN=s3cr3t-0\n');
+	assert.match(fs.readFileSync(d.configPath, 'utf8'),
+	    /\n {6}API_TOKEN: "\$\{MCPRELAY_BETA_API_TOKEN\}"\n/);
 	r = await ctl(['servers', '--names', '--socket', sock]);
 	assert.equal(r.code, 0, r.stderr);
 	assert.equal(r.stdout, 'alpha\nbeta\ngamma\n');
