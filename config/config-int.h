@@ -82,6 +82,7 @@ struct cfg_load {
 	bool			  in_class_block;
 	const struct ynode	 *servers_key;
 	const struct ynode	 *servers_node;
+	char			**env_vars;	/* env_file's, or NULL */
 };
 
 /* config-yaml.c */

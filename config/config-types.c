@@ -27,15 +27,22 @@
 #include "config.h"
 #include "config-int.h"
 #include "duration.h"
+#include "env-file.h"
 #include "expand.h"
 #include "xmalloc.h"
 
 #define SECRET_FILE_MAX		(64 * 1024)
 
+/* The environment first, then the variables of env_file. */
 static const char *
 cfg_getenv(const char *name, void *arg)
 {
-	return getenv(name);
+	const struct cfg_load	*L = arg;
+	const char		*s;
+
+	if ((s = getenv(name)) == NULL && L != NULL)
+		s = env_file_get(L->env_vars, name);
+	return s;
 }
 
 /*
@@ -53,7 +60,7 @@ cfg_text(struct cfg_load *L, const struct ynode *v, const char *path,
 		    what, ynode_what(v));
 		return NULL;
 	}
-	s = expand_vars_lookup(v->text, cfg_getenv, NULL, err, sizeof err);
+	s = expand_vars_lookup(v->text, cfg_getenv, L, err, sizeof err);
 	if (s == NULL)
 		cfg_error(L, v->line, v->col, path, "%s", err);
 	return s;

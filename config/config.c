@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "config-int.h"
+#include "env-file.h"
 #include "xmalloc.h"
 
 #define CONFIG_FILE_MAX		(4 * 1024 * 1024)
@@ -731,6 +732,9 @@ static const struct cfg_type cfg_t_servers = {
 /* "log" is not a struct of its own: its table is based on struct config. */
 static const struct cfg_key root_keys[] = {
 	{ "log", &cfg_t_section, 0, 0, 0, log_keys, 0 },
+	/* Read before everything else by cfg_read_env_file(). */
+	CFG_FIELD("env_file", struct config, env_file, &cfg_t_string, NULL,
+	    CFG_NONEMPTY),
 	CFG_FIELD("listen", struct config, listen, &cfg_t_section,
 	    listen_keys, 0),
 	CFG_FIELD("access", struct config, access, &cfg_t_section,
@@ -1197,10 +1201,46 @@ cfg_parse_servers(struct cfg_load *L)
 	free(dup);
 }
 
+/*
+ * env_file, wherever it is in the file, before any other value is
+ * expanded.  A relative path is relative to the configuration file's
+ * directory, so the two can move together.
+ */
+static void
+cfg_read_env_file(struct cfg_load *L, const struct ynode *root)
+{
+	const struct ynode	*k, *v;
+	const char		*slash;
+	char			*s, *path, err[512];
+	size_t			 i;
+
+	for (i = 0; i + 1 < root->nchild; i += 2) {
+		k = root->child[i];
+		v = root->child[i + 1];
+		if (k->kind == YNODE_SCALAR && strcmp(k->text, "env_file") == 0)
+			break;
+	}
+	if (i + 1 >= root->nchild || v->null || v->kind != YNODE_SCALAR)
+		return;	/* absent, or reported by cfg_parse_map() */
+	if ((s = cfg_text(L, v, "env_file", "a string")) == NULL)
+		return;
+	if (*s != '/' && *s != '\0' && (slash = strrchr(L->name, '/')) != NULL)
+		xasprintf(&path, "%.*s/%s", (int)(slash - L->name), L->name, s);
+	else
+		path = xstrdup(s);
+	if (*s != '\0' &&
+	    (L->env_vars = env_file_read(path, err, sizeof err)) == NULL)
+		cfg_error(L, v->line, v->col, "env_file", "%s", err);
+	free(path);
+	free(s);
+}
+
 static void
 cfg_load_free(struct cfg_load *L)
 {
 	size_t	i;
+
+	env_file_free(L->env_vars);
 
 	for (i = 0; i < L->nmarks; i++) {
 		free(L->marks[i]->path);
@@ -1244,8 +1284,10 @@ config_load_string(const char *text, size_t len, const char *name,
 			cfg_error(&L, root->line, root->col, NULL,
 			    "expected a mapping at the top level, got %s",
 			    ynode_what(root));
-		else
+		else {
+			cfg_read_env_file(&L, root);
 			cfg_parse_map(&L, NULL, root, root_keys, cfg, "");
+		}
 	}
 	cfg_class_retry_build(&cfg->defaults.retry,
 	    cfg->defaults.retry_by_class, cfg->defaults.retry_by_class_set,

@@ -266,6 +266,7 @@ struct config_metrics {
 
 struct config {
 	char			*name;		/* as given to the loader */
+	char			*env_file;	/* as written; NULL = none */
 	enum log_level		 log_level;	/* info */
 	struct config_listen	 listen;
 	struct config_access	 access;

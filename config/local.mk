@@ -7,6 +7,7 @@ libmcpconfig_a_SOURCES = \
 	config/config-types.c config/config-yaml.c \
 	config/control-path.c \
 	config/duration.c config/duration.h \
+	config/env-file.c config/env-file.h \
 	config/expand.c config/expand.h
 
 CONFIG_LIBS = libmcpconfig.a $(YAML_LIBS) $(JSONC_LIBS)

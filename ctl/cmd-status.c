@@ -181,13 +181,29 @@ cmd_servers(const struct ctl_cmd *self, int argc, char **argv)
 {
 	struct ctl_opts		 o;
 	struct json_object	*r, *s;
+	char			**av;
 	size_t			 i;
-	int			 rc;
+	int			 rc, ac = 0, names = 0;
 
-	if ((rc = ctl_query(self, argc, argv, 0, 0, "servers", &o,
-	    &r)) != CTL_EXIT_OK || r == NULL)
+	/* --names: one name a line, for shell completion and scripts. */
+	av = calloc((size_t)argc + 1, sizeof *av);
+	if (av == NULL)
+		return CTL_EXIT_FAIL;
+	for (i = 0; i < (size_t)argc; i++) {
+		if (i > 0 && strcmp(argv[i], "--names") == 0)
+			names = 1;
+		else
+			av[ac++] = argv[i];
+	}
+	rc = ctl_query(self, ac, av, 0, 0, "servers", &o, &r);
+	free(av);
+	if (rc != CTL_EXIT_OK || r == NULL)
 		return rc;
-	if (o.json)
+	if (names) {
+		for (i = 0; i < json_object_array_length(r); i++)
+			printf("%s\n", ctl_str(json_object_array_get_idx(r,
+			    i), "name", "?"));
+	} else if (o.json)
 		ctl_print_json(r);
 	else {
 		ctl_servers_header(stdout);

@@ -6,6 +6,8 @@
 #ifndef MCPRELAY_CTL_H
 #define MCPRELAY_CTL_H
 
+#include <sys/types.h>
+
 #include <stdint.h>
 #include <stdio.h>
 
@@ -112,5 +114,23 @@ int	cmd_watch(const struct ctl_cmd *, int, char **);
 
 /* cmd-doctor.c */
 int	cmd_doctor(const struct ctl_cmd *, int, char **);
+/* cmd-import.c, cmd-repoint.c, cmd-init.c */
+int	cmd_import(const struct ctl_cmd *, int, char **);
+int	cmd_repoint(const struct ctl_cmd *, int, char **);
+int	cmd_init(const struct ctl_cmd *, int, char **);
+
+/* ctl-file.c: whole files, atomic writes, default paths. */
+char	*ctl_file_read(const char *path, size_t *len, char *err,
+	    size_t errlen);
+/* Atomic; replace 0 refuses an existing path (EEXIST). */
+int	 ctl_file_write(const char *path, const char *data, size_t len,
+	    mode_t mode, int replace, char *err, size_t errlen);
+char	*ctl_path_beside(const char *path, const char *name);
+/* user: $XDG_CONFIG_HOME/mcprelay/mcprelay.yaml, else the system's. */
+const char *ctl_config_path(int user, char *buf, size_t len);
+/* The user's file when it exists, else the system's. */
+const char *ctl_config_default(char *buf, size_t len);
+/* Why json-c's tokener stopped, in words. */
+const char *ctl_json_error(struct json_tokener *);
 
 #endif

@@ -16,7 +16,7 @@
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", NULL, cmd_status, CTL_OPTS,
 	    "show the daemon's status" },
-	{ "servers", NULL, cmd_servers, CTL_OPTS,
+	{ "servers", NULL, cmd_servers, "[--names] " CTL_OPTS,
 	    "list the servers and their states" },
 	{ "stats", NULL, cmd_stats, "[SERVER] " CTL_OPTS,
 	    "show statistics, of all servers or one" },
@@ -46,6 +46,14 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "check the installation: config, sockets, servers, ports" },
 	{ "connect", NULL, cmd_connect, "[NAME] [--socket PATH]",
 	    "bridge stdin/stdout to mcprelayd's MCP socket" },
+	{ "import", NULL, cmd_import, "[--from claude-code|cursor|vscode|"
+	    "windsurf|gemini|FILE] [--config FILE] [--write]",
+	    "add an agent's MCP servers to the configuration" },
+	{ "repoint", NULL, cmd_repoint, "AGENT|FILE [--file FILE] "
+	    "[--config FILE] [--stdio] [--undo]",
+	    "point an agent's imported servers at mcprelayd" },
+	{ "init", NULL, cmd_init, "[--user] [--config FILE]",
+	    "write a commented starter configuration" },
 	{ "help", "--help", cmd_help, "[COMMAND]",
 	    "show the commands, or one command's usage" },
 	{ "version", "--version", cmd_version, "",
@@ -93,7 +101,8 @@ ctl_print_commands(FILE *f)
 	fprintf(f, "\ncontrol commands take " CTL_OPTS "\n"
 	    "(mcprelayctl help COMMAND shows a command's usage)\n"
 	    "\nexit status: 0 success, 1 failure, 2 usage error, 3 mcprelayd "
-	    "not running;\ncheck-config: 78 invalid configuration\n");
+	    "not running;\ncheck-config, init, import --write: 78 invalid "
+	    "configuration\n");
 }
 
 int

@@ -49,6 +49,10 @@ EXTRA_DIST += tests/integration/demo-server.test.sh tests/integration/run.sh \
 	tests/integration/lib/everything.mjs \
 	tests/integration/lib/as-user.mjs
 
+# import.test.mjs: mcprelayctl import, repoint, init and the completions,
+# on sample agent configurations written for it.
+EXTRA_DIST += tests/integration/import.test.mjs tests/integration/data
+
 # systemd.test.mjs: the service manager's side (sd_notify sink, socket
 # activation launcher) in a small C helper.
 check_PROGRAMS += tests/integration/sd-helper

@@ -17,7 +17,8 @@ UNIT_TESTS = \
 	tests/unit/test_control \
 	tests/unit/test_events \
 	tests/unit/test_metrics \
-	tests/unit/test_access
+	tests/unit/test_access \
+	tests/unit/test_import
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -58,5 +59,11 @@ tests_unit_test_metrics_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_metrics_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_access_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_access_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
+
+tests_unit_test_import_SOURCES = tests/unit/test_import.c ctl/import.h \
+	ctl/import-map.c ctl/import-yaml.c ctl/udiff.c
+tests_unit_test_import_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/ctl
+tests_unit_test_import_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_import_LDADD = $(UNIT_LIBS)
 
 EXTRA_DIST += tests/unit/data

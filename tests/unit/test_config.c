@@ -899,6 +899,76 @@ START_TEST(test_file_secrets_set_the_bare_name)
 }
 END_TEST
 
+/* env_file supplies ${VAR}s wherever it is in the file; the environment
+ * wins; a relative path is next to the configuration file. */
+START_TEST(test_env_file_supplies_variables)
+{
+	struct config_errors	 errs;
+	struct config		*cfg;
+	char			*envf, *conf, *dir, *slash;
+	FILE			*fp;
+
+	envf = write_temp("mcprelay.env", "# secrets\n\n"
+	    "MCPRELAY_T_TOKEN=a b=c $x\r\n"
+	    "MCPRELAY_T_KEY=old\nMCPRELAY_T_KEY=k\n"
+	    "MCPRELAY_T_OVER=from-file");
+	dir = xstrdup(envf);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	xasprintf(&conf, "%s/mcprelay.yaml", dir);
+	fp = fopen(conf, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("servers:\n"
+	    "  s:\n"
+	    "    type: stdio\n"
+	    "    command: x\n"
+	    "    env: {TOKEN: \"${MCPRELAY_T_TOKEN}\", K: \"${MCPRELAY_T_KEY}\","
+	    " O: \"${MCPRELAY_T_OVER}\"}\n"
+	    "env_file: mcprelay.env\n", fp);
+	fclose(fp);
+	setenv("MCPRELAY_T_OVER", "from-environment", 1);
+	config_errors_init(&errs);
+	cfg = config_load_file(conf, &errs);
+	unsetenv("MCPRELAY_T_OVER");
+	ck_assert_uint_eq(errs.n, 0);
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_str_eq(cfg->env_file, "mcprelay.env");
+	ck_assert_str_eq(cfg->servers[0].env[0], "TOKEN=a b=c $x");
+	ck_assert_str_eq(cfg->servers[0].env[1], "K=k");
+	ck_assert_str_eq(cfg->servers[0].env[2], "O=from-environment");
+	config_free(cfg);
+	config_errors_free(&errs);
+	unlink(conf);
+	free(conf);
+	free(dir);
+	remove_temp(envf);
+}
+END_TEST
+
+START_TEST(test_env_file_errors)
+{
+	char	*bad = write_temp("bad.env", "# ok\nA=1\nnot a line\n");
+	char	*text, *want;
+
+	assert_error("env_file: /nonexistent/mcprelay.env\n",
+	    "t.yaml:1:11: env_file: cannot read '/nonexistent/mcprelay.env': "
+	    "No such file or directory");
+	assert_error("env_file: \"\"\n", "t.yaml:1:11: env_file: must not "
+	    "be empty");
+	xasprintf(&text, "env_file: %s\n", bad);
+	xasprintf(&want, "t.yaml:1:11: env_file: '%s': line 3: expected "
+	    "NAME=VALUE with NAME made of [A-Za-z0-9_]", bad);
+	assert_error(text, want);
+	free(text);
+	free(want);
+	remove_temp(bad);
+	/* Without env_file, an unset variable is still an error. */
+	assert_error("servers:\n  s: {type: stdio, command: \"${MCPRELAY_T_NONE}\"}\n",
+	    "t.yaml:2:29: servers.s.command: environment variable "
+	    "'MCPRELAY_T_NONE' is not set");
+}
+END_TEST
+
 START_TEST(test_file_secret_errors)
 {
 	struct config_errors	 errs;
@@ -1700,6 +1770,8 @@ config_suite(void)
 	tcase_add_test(tc, test_env_unset_variable_is_an_error);
 	tcase_add_test(tc, test_file_secrets_set_the_bare_name);
 	tcase_add_test(tc, test_file_secret_errors);
+	tcase_add_test(tc, test_env_file_supplies_variables);
+	tcase_add_test(tc, test_env_file_errors);
 	tcase_add_test(tc, test_fifo_secret_file_is_refused_without_blocking);
 	tcase_add_test(tc, test_dump_redacts_secrets);
 	suite_add_tcase(s, tc);
