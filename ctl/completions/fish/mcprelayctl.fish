@@ -1,8 +1,8 @@
 # fish completion for mcprelayctl: commands, options, agents, and server
 # names asked of the running mcprelayd ("mcprelayctl servers --names").
 
-set -l __mcprelayctl_cmds status servers stats watch reconnect disable enable reload show-config metrics check-config connect import repoint init help version
-set -l __mcprelayctl_ctl status servers stats watch reconnect disable enable reload show-config metrics
+set -l __mcprelayctl_cmds status servers stats watch reconnect disable enable reload show-config metrics rules check-config doctor connect import repoint init help version
+set -l __mcprelayctl_ctl status servers stats watch reconnect disable enable reload show-config metrics rules
 set -l __mcprelayctl_agents claude-code cursor vscode windsurf gemini
 
 function __mcprelayctl_servers
@@ -33,7 +33,9 @@ complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds"
 complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a reload -d 're-read the configuration'
 complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a show-config -d 'print the running configuration'
 complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a metrics -d 'print Prometheus metrics'
+complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a rules -d 'show or test retry rules'
 complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a check-config -d 'check a configuration file'
+complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a doctor -d 'check the installation and servers'
 complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a connect -d 'bridge stdio to the MCP socket'
 complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a import -d 'add the servers of an agent'
 complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a repoint -d 'point an agent at mcprelayd'
@@ -45,7 +47,13 @@ complete -c mcprelayctl -n "__fish_seen_subcommand_from $__mcprelayctl_ctl" -l j
 complete -c mcprelayctl -n "__fish_seen_subcommand_from $__mcprelayctl_ctl" -l socket -r -F -d 'control socket'
 complete -c mcprelayctl -n "__fish_seen_subcommand_from $__mcprelayctl_ctl" -l config -r -F -d 'configuration file'
 complete -c mcprelayctl -n "__fish_seen_subcommand_from servers" -l names -d 'server names only'
-complete -c mcprelayctl -n "__fish_seen_subcommand_from stats reconnect disable enable connect" -a "(__mcprelayctl_servers)" -d server
+complete -c mcprelayctl -n "__fish_seen_subcommand_from stats reconnect disable enable connect rules" -a "(__mcprelayctl_servers)" -d server
+complete -c mcprelayctl -n "__fish_seen_subcommand_from rules" -l class -r -d 'error class'
+complete -c mcprelayctl -n "__fish_seen_subcommand_from rules" -l http-status -r -d 'HTTP status'
+complete -c mcprelayctl -n "__fish_seen_subcommand_from rules" -l jsonrpc-code -r -d 'JSON-RPC code'
+complete -c mcprelayctl -n "__fish_seen_subcommand_from rules" -l result-error -r -d 'tool error text'
+complete -c mcprelayctl -n "__fish_seen_subcommand_from doctor" -l config -r -F -d 'configuration file'
+complete -c mcprelayctl -n "__fish_seen_subcommand_from doctor" -l timeout -r -d 'time per check'
 complete -c mcprelayctl -n "__fish_seen_subcommand_from connect" -l socket -r -F -d 'MCP socket'
 complete -c mcprelayctl -n "__fish_seen_subcommand_from check-config" -F
 complete -c mcprelayctl -n "__fish_seen_subcommand_from import" -l from -r -F -a "$__mcprelayctl_agents" -d 'agent or file'
