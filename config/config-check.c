@@ -32,6 +32,7 @@ static const struct {
 	{ "url", TYPE_REMOTE },
 	{ "headers", TYPE_REMOTE },
 	{ "tls", TYPE_REMOTE },
+	{ "auth", TYPE_REMOTE },
 };
 
 /* The key node naming key in map, if it has a value. */

@@ -102,6 +102,10 @@ int	cmd_server_action(const struct ctl_cmd *, int, char **);
 int	cmd_reload(const struct ctl_cmd *, int, char **);
 int	cmd_show_config(const struct ctl_cmd *, int, char **);
 
+/* cmd-auth.c: login, logout. */
+int	cmd_login(const struct ctl_cmd *, int, char **);
+int	cmd_logout(const struct ctl_cmd *, int, char **);
+
 /* cmd-watch.c */
 int	cmd_watch(const struct ctl_cmd *, int, char **);
 

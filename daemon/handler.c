@@ -23,6 +23,7 @@
 #include "handler.h"
 #include "jsonrpc.h"
 #include "log.h"
+#include "oauth.h"
 #include "relay.h"
 #include "retry.h"
 #include "stats.h"
@@ -139,6 +140,7 @@ struct handler {
 	 * with "other" last. */
 	uint64_t			 errors_by_code[HANDLER_ERROR_CODES + 1];
 	struct stats_latency		 latency;
+	struct oauth			*oauth;		/* auth: oauth */
 };
 
 static const char *const handler_state_names[HANDLER_NSTATES] = {
@@ -150,6 +152,7 @@ static const char *const handler_state_names[HANDLER_NSTATES] = {
 	[HANDLER_FAILED] = "failed",
 	[HANDLER_STOPPING] = "stopping",
 	[HANDLER_DRAINING] = "draining",
+	[HANDLER_NEEDS_AUTH] = "needs_auth",
 };
 
 static const struct {
@@ -209,6 +212,13 @@ static const struct upstream_event_cbs handler_transport_cbs = {
 	.message = handler_transport_message_cb,
 	.closed = handler_transport_closed_cb,
 	.tool_schema = handler_tool_schema_cb,
+};
+
+static void	handler_oauth_logged_in_cb(void *);
+static void	handler_drop_transport(struct handler *);
+
+static const struct oauth_cbs handler_oauth_cbs = {
+	.logged_in = handler_oauth_logged_in_cb,
 };
 
 const char *
@@ -352,6 +362,9 @@ handler_new(struct relay *relay, const struct config_server *cfg,
 	TAILQ_INIT(&h->internal);
 	h->subscriptions = json_object_new_object();
 	retry_stats_table_init(&h->stats);
+	if (cfg->type != CONFIG_SERVER_STDIO &&
+	    cfg->auth.type == CONFIG_AUTH_OAUTH)
+		h->oauth = oauth_new(relay, cfg, &handler_oauth_cbs, h);
 	return h;
 }
 
@@ -387,6 +400,7 @@ handler_free(struct handler *h)
 	handler_fail_queue(h, RELAY_ERR_SHUTDOWN, "mcprelayd is stopping");
 	handler_internal_clear(h);
 	upstream_free(h->up);
+	oauth_free(h->oauth);
 	event_free(h->timer);
 	event_free(h->health);
 	event_free(h->probe);
@@ -398,6 +412,12 @@ handler_free(struct handler *h)
 	free(h->log_level);
 	free(h->name);
 	free(h);
+}
+
+struct oauth *
+handler_oauth(const struct handler *h)
+{
+	return h->oauth;
 }
 
 const char *
@@ -504,6 +524,7 @@ handler_remote_transport(struct handler *h)
 	spec.request_timeout = c->request_timeout;
 	spec.shutdown_timeout = c->shutdown_timeout;
 	spec.max_message = h->relay->cfg->listen.max_body_size;
+	spec.oauth = h->oauth;
 	if (c->type == CONFIG_SERVER_SSE || h->legacy_sse)
 		up = upstream_sse_new(h->relay->base, &spec,
 		    &handler_transport_cbs, h);
@@ -1467,6 +1488,72 @@ handler_note_client_setup(struct handler *h, struct request *r)
 	}
 }
 
+/* -32009 naming the command that helps. */
+static void
+handler_fail_needs_auth(struct handler *h, struct request *r)
+{
+	struct json_object	*d;
+	char			 msg[512], cmd[300];
+
+	snprintf(cmd, sizeof cmd, "mcprelayctl login %s", h->name);
+	snprintf(msg, sizeof msg, "server '%s' needs authorization: run "
+	    "'%s'", h->name, cmd);
+	d = handler_error_data(h, r);
+	json_object_object_add(d, "action", json_object_new_string("login"));
+	json_object_object_add(d, "command", json_object_new_string(cmd));
+	h->counters.errors++;
+	h->errors_by_code[HANDLER_ERROR_CODES]++;
+	r->handler = NULL;
+	request_fail(r, RELAY_ERR_NEEDS_AUTH, msg, d);
+}
+
+/*
+ * The server wants a login: not a failure of the server, so no retry and
+ * no breaker; what waits or was refused fails with -32009 (a refused
+ * request never ran).
+ */
+static void
+handler_needs_auth(struct handler *h, const char *why)
+{
+	struct request	*r;
+
+	if (h->state == HANDLER_READY)
+		h->counters.disconnects++;
+	handler_drop_transport(h);
+	h->attempt = 0;
+	h->prev_delay = 0;
+	h->probing = 0;
+	handler_set_state(h, HANDLER_NEEDS_AUTH, why);
+	while ((r = TAILQ_FIRST(&h->queue)) != NULL) {
+		TAILQ_REMOVE(&h->queue, r, entry);
+		h->nqueued--;
+		request_cancel_timer(r);
+		handler_fail_needs_auth(h, r);
+	}
+	while ((r = TAILQ_FIRST(&h->inflight)) != NULL) {
+		TAILQ_REMOVE(&h->inflight, r, entry);
+		request_cancel_timer(r);
+		handler_fail_needs_auth(h, r);
+	}
+}
+
+/* A login gave a token: connect now if waiting for one. */
+static void
+handler_oauth_logged_in_cb(void *arg)
+{
+	struct handler	*h = arg;
+
+	switch (h->state) {
+	case HANDLER_NEEDS_AUTH:
+	case HANDLER_BACKOFF:
+	case HANDLER_FAILED:
+		handler_reconnect(h, "logged in");
+		break;
+	default:
+		break;
+	}
+}
+
 void
 handler_submit(struct handler *h, struct request *r)
 {
@@ -1510,6 +1597,9 @@ handler_submit(struct handler *h, struct request *r)
 			    "(retries exhausted: %s)", h->name, h->reason);
 			handler_fail_request(h, r, RELAY_ERR_UNAVAILABLE, msg);
 		}
+		return;
+	case HANDLER_NEEDS_AUTH:
+		handler_fail_needs_auth(h, r);
 		return;
 	case HANDLER_DRAINING:
 	case HANDLER_STOPPED:
@@ -1611,6 +1701,8 @@ void
 handler_set_config(struct handler *h, const struct config_server *cfg)
 {
 	h->cfg = cfg;
+	if (h->oauth != NULL)
+		oauth_set_config(h->oauth, cfg);
 }
 
 void
@@ -1918,6 +2010,12 @@ handler_transport_closed_cb(void *arg, enum upstream_close_reason reason,
 
 	snprintf(why, sizeof why, "%s", detail != NULL ? detail :
 	    upstream_close_reason_name(reason));
+	if (reason == UPSTREAM_CLOSE_UNAUTHORIZED &&
+	    (h->state == HANDLER_READY || h->state == HANDLER_CONNECTING ||
+	    h->state == HANDLER_INITIALIZING)) {
+		handler_needs_auth(h, why);
+		return;
+	}
 	switch (h->state) {
 	case HANDLER_READY:
 		handler_lost(h, why);
@@ -1958,6 +2056,7 @@ handler_reconnect(struct handler *h, const char *reason)
 		break;
 	case HANDLER_BACKOFF:
 	case HANDLER_FAILED:
+	case HANDLER_NEEDS_AUTH:
 		h->probing = 0;
 		h->attempt = 0;
 		handler_set_state(h, HANDLER_CONNECTING, reason);
@@ -2025,6 +2124,7 @@ handler_disable(struct handler *h, const char *reason)
 	case HANDLER_INITIALIZING:
 	case HANDLER_BACKOFF:
 	case HANDLER_FAILED:
+	case HANDLER_NEEDS_AUTH:
 		handler_halt(h, reason);
 		break;
 	default:
@@ -2788,5 +2888,7 @@ handler_stats_json(const struct handler *h)
 	    h->counters.starts - 1 : 0);
 	json_object_object_add(o, "process", p);
 	json_object_object_add(o, "operations", handler_operations_json(h));
+	if (h->oauth != NULL)
+		json_object_object_add(o, "auth", oauth_status_json(h->oauth));
 	return o;
 }

@@ -18,6 +18,7 @@ struct json_object;
 struct config_server;
 struct relay;
 struct handler;
+struct oauth;
 struct session;
 
 enum handler_state {
@@ -32,6 +33,9 @@ enum handler_state {
 	HANDLER_STOPPING,	/* closing the transport */
 	HANDLER_DRAINING,	/* disabled by the operator: no new requests,
 				   the in-flight ones finish, then STOPPING */
+	HANDLER_NEEDS_AUTH,	/* auth: oauth and no usable token: requests
+				   fail with -32009 until mcprelayctl login;
+				   not a failure (no retries, no breaker) */
 	HANDLER_NSTATES
 };
 
@@ -124,6 +128,8 @@ void		 handler_set_owner(struct handler *, struct session *);
 struct session	*handler_owner(const struct handler *);
 
 const char	*handler_name(const struct handler *);
+/* The server's OAuth client (auth: oauth), or NULL. */
+struct oauth	*handler_oauth(const struct handler *);
 enum handler_state handler_state(const struct handler *);
 const char	*handler_state_name(enum handler_state);
 /* True while a first set of lists is still to come (connect cycle). */
