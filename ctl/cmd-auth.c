@@ -108,8 +108,13 @@ cmd_login(const struct ctl_cmd *self, int argc, char **argv)
 			json_object_put(msg);
 			continue;
 		}
-		if (o.json)
-			ctl_print_json(ev);
+		if (o.json) {
+			/* One event a line, as watch --json. */
+			printf("%s\n", json_object_to_json_string_ext(ev,
+			    JSON_C_TO_STRING_PLAIN |
+			    JSON_C_TO_STRING_NOSLASHESCAPE));
+			fflush(stdout);
+		}
 		phase = ctl_str(ev, "phase", "");
 		if (strcmp(phase, "authorize") == 0) {
 			if (!o.json) {

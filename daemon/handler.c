@@ -292,7 +292,7 @@ handler_set_state(struct handler *h, enum handler_state next,
 		handler_timer_arm(h->health, h->cfg->health_check_interval);
 	if (h->cbs->settled != NULL &&
 	    (next == HANDLER_READY || next == HANDLER_FAILED ||
-	    next == HANDLER_STOPPED))
+	    next == HANDLER_STOPPED || next == HANDLER_NEEDS_AUTH))
 		h->cbs->settled(h->cbarg, h);
 }
 

@@ -1049,6 +1049,7 @@ oauth_read_secret(struct oauth *o)
 }
 
 static void oauth_authorize(struct oauth *);
+static void oauth_publish_url(struct oauth *);
 
 /* Registration, in the spec's order of preference. */
 static void
@@ -1276,7 +1277,7 @@ oauth_authorize(struct oauth *o)
 	o->verifier = oauth_random(48);
 	o->state_param = oauth_random(24);
 	if (!registering)
-		oauth_next(o, NULL);
+		oauth_publish_url(o);
 }
 
 /* Registration done (or not needed): publish the authorization URL. */
@@ -1636,8 +1637,6 @@ oauth_next(struct oauth *o, const struct http_result *res)
 		break;
 	case OAUTH_STEP_NONE:
 	case OAUTH_STEP_BROWSER:
-		/* From oauth_authorize() without a registration. */
-		oauth_publish_url(o);
 		break;
 	case OAUTH_STEP_CODE:
 		if (j == NULL) {
