@@ -216,6 +216,22 @@ static const struct upstream_event_cbs handler_transport_cbs = {
 
 static void	handler_oauth_logged_in_cb(void *);
 static void	handler_drop_transport(struct handler *);
+static void	handler_needs_auth(struct handler *, const char *);
+static void	handler_connect_failed(struct handler *, enum fail_class,
+		    const char *);
+
+/* An error whose data says a login would help (oauth step-up). */
+static int
+handler_error_wants_login(struct json_object *msg)
+{
+	struct json_object	*err, *data, *action;
+
+	return json_object_object_get_ex(msg, "error", &err) &&
+	    json_object_object_get_ex(err, "data", &data) &&
+	    json_object_object_get_ex(data, "action", &action) &&
+	    json_object_is_type(action, json_type_string) &&
+	    strcmp(json_object_get_string(action), "login") == 0;
+}
 
 static const struct oauth_cbs handler_oauth_cbs = {
 	.logged_in = handler_oauth_logged_in_cb,
@@ -1135,10 +1151,27 @@ handler_internal_reply(struct handler *h, struct internal_call *ic,
     struct json_object *msg, int is_error)
 {
 	struct json_object	*result, *items, *next;
+	char			 why[256];
 	int			 i;
 
 	if (ic->kind == INTERNAL_PING) {
 		h->ping_id = 0;
+		return;
+	}
+	/* The server wants more scope than the token has before it can be
+	 * used at all (403 insufficient_scope while connecting). */
+	if (is_error && jsonrpc_error_code(msg) == RELAY_ERR_NEEDS_AUTH &&
+	    (h->state == HANDLER_CONNECTING ||
+	    h->state == HANDLER_INITIALIZING)) {
+		snprintf(why, sizeof why, "%s", jsonrpc_error_message(msg) !=
+		    NULL ? jsonrpc_error_message(msg) : "needs authorization");
+		if (handler_error_wants_login(msg))
+			handler_needs_auth(h, why);
+		else {
+			/* The step-up limit: a login would not help. */
+			h->fatal_errno = EACCES;
+			handler_connect_failed(h, FAIL_PROTOCOL_ERROR, why);
+		}
 		return;
 	}
 	if (ic->kind == INTERNAL_REPLAY) {

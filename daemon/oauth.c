@@ -911,6 +911,8 @@ oauth_login_failed(struct oauth *o, const char *fmt, ...)
 	log_warnx("server %s: login failed: %s", o->name, msg);
 	oauth_stop(o);
 	events_auth(o->relay->events, o->name, "failed", msg, NULL);
+	/* Requests that met a 401 meanwhile wait no longer. */
+	oauth_fail_waiters(o, 0);
 }
 
 static void

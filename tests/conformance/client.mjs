@@ -487,14 +487,18 @@ async function main() {
 	try {
 		if (isAuth) {
 			// The daemon meets the 401 (and its challenge) first.
-			const st = await waitState(sock, ['needs_auth', 'ready'],
+			let st = await waitState(sock, ['needs_auth', 'ready'],
 			    10000);
-			if (st !== 'ready') {
+			// A server that refuses the new token at once (it
+			// moved to another authorization server) is logged
+			// in again, as an operator would: a few times.
+			for (let n = 0; st !== 'ready'; n++) {
+				if (n === 3)
+					throw new Error(`server state ${st} ` +
+					    'after 3 logins');
 				await login(sock);
-				const now = await waitState(sock, ['ready'], 10000);
-				if (now !== 'ready')
-					throw new Error(`server state ${now} ` +
-					    'after the login');
+				st = await waitState(sock, ['ready',
+				    'needs_auth'], 10000);
 			}
 		}
 		const a = new Agent(url);

@@ -286,6 +286,15 @@ itest('before a login: needs_auth, -32009 naming mcprelayctl login, the ' +
 	const st = await serverState(d);
 	assert.equal(st.auth.state, 'valid');
 	assert.equal(st.auth.refreshable, true);
+	assert.ok(st.auth.expiresAt > Date.now() / 1000 + 3500);
+	const text = await new Promise((resolve) => {
+		const c = spawn(bin.ctl, ['servers', '--socket', d.controlPath],
+		    { stdio: ['ignore', 'pipe', 'ignore'] });
+		let out = '';
+		c.stdout.on('data', (x) => { out += x; });
+		c.on('close', () => resolve(out));
+	});
+	assert.match(text, /^ +auth: valid, access token expires in (59m|1h)\S*, scope mcp:tools, refreshable$/m);
 });
 
 itest('the access token expires in the middle of 50 concurrent calls: ' +
