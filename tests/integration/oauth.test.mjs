@@ -235,9 +235,9 @@ async function serverState(d) {
 	return (await ctlJson(d, ['servers']))?.find((s) => s.name === 'up');
 }
 
-async function loggedIn(t) {
+async function loggedIn(t, opts = {}) {
 	const dir = tmpdir(t);
-	const as = await startAuthServer();
+	const as = await startAuthServer(opts);
 	t.after(() => as.close());
 	const d = await oauthDaemon(t, as, dir);
 	await waitFor(async () => (await serverState(d))?.state ===
@@ -315,6 +315,22 @@ itest('the access token expires in the middle of 50 concurrent calls: ' +
 	assert.equal(as.refreshes, 1);
 	assert.ok(as.unauthorized >= 1, 'no request met the expired token');
 	assert.equal((await serverState(d)).state, 'ready');
+});
+
+itest('a short-lived access token is refreshed before it expires: no ' +
+    'request meets a 401', { timeout: 30000 }, async (t) => {
+	const { as, d } = await loggedIn(t, { expiresIn: 2 });
+	const first = as.lastAccess;
+	// Refreshed at 3/4 of the 2 s lifetime, before the server would
+	// refuse the old token.
+	await waitFor(() => as.refreshes === 1, { timeout: 5000 });
+	assert.notEqual(as.lastAccess, first);
+	as.tokens.set(first, false);
+	const s = await initialize(d.mcpUrl('up'));
+	const res = await s.callTool('echo', { n: 3 });
+	assert.equal(res.content[0].text, '3');
+	assert.equal(as.unauthorized, 1, 'only the 401 before the login');
+	assert.match(d.log(), /server up: access token refreshed/);
 });
 
 itest('a revoked refresh token: needs_auth, a clear error, the alert; ' +
