@@ -123,7 +123,10 @@ async function startAuthServer(opts = {}) {
 			res.writeHead(200);
 			return res.end();
 		}
-		if (u.pathname === '/mcp' && req.method === 'POST') {
+		const mcp = u.pathname === '/mcp' && req.method === 'POST';
+		const sse = u.pathname === '/mcp' && req.method === 'GET';
+		const post = u.pathname === '/messages' && req.method === 'POST';
+		if (mcp || sse || post) {
 			const tok = /^Bearer (.+)$/.exec(
 			    req.headers.authorization ?? '')?.[1];
 			if (!tok || s.tokens.get(tok) !== true) {
@@ -133,11 +136,44 @@ async function startAuthServer(opts = {}) {
 				    `${base}/.well-known/oauth-protected-resource/` +
 				    'mcp", scope="mcp:tools"' });
 			}
-			const m = JSON.parse(body);
-			if (m.id === undefined) {
+		}
+		if (sse) {
+			// Legacy HTTP+SSE: the endpoint event, then replies.
+			if (!opts.sse) {
+				res.writeHead(405);
+				return res.end();
+			}
+			s.streams = (s.streams ?? 0) + 1;
+			res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+			res.write('event: endpoint\ndata: /messages\n\n');
+			s.stream = res;
+			return;
+		}
+		if (post) {
+			const reply = await answer(JSON.parse(body));
+			res.writeHead(202);
+			res.end();
+			if (reply)
+				s.stream?.write('event: message\ndata: ' +
+				    `${JSON.stringify(reply)}\n\n`);
+			return;
+		}
+		if (mcp) {
+			const reply = await answer(JSON.parse(body));
+			if (!reply) {
 				res.writeHead(202);
 				return res.end();
 			}
+			return json(res, 200, reply);
+		}
+		res.writeHead(404);
+		res.end();
+	});
+	// A JSON-RPC reply to m, or null for a notification.
+	async function answer(m) {
+		{
+			if (m.id === undefined)
+				return null;
 			let result;
 			if (m.method === 'initialize')
 				result = { protocolVersion: '2025-11-25',
@@ -154,27 +190,26 @@ async function startAuthServer(opts = {}) {
 			} else if (m.method === 'ping')
 				result = {};
 			else
-				return json(res, 200, { jsonrpc: '2.0', id: m.id,
-				    error: { code: -32601, message: 'no' } });
-			return json(res, 200, { jsonrpc: '2.0', id: m.id, result });
+				return { jsonrpc: '2.0', id: m.id,
+				    error: { code: -32601, message: 'no' } };
+			return { jsonrpc: '2.0', id: m.id, result };
 		}
-		res.writeHead(404);
-		res.end();
-	});
+	}
 	await new Promise((r) => srv.listen(0, '127.0.0.1', r));
 	base = `http://127.0.0.1:${srv.address().port}`;
 	s.base = base;
 	s.close = () => new Promise((r) => {
+		s.stream?.end();
 		srv.closeAllConnections();
 		srv.close(r);
 	});
 	return s;
 }
 
-async function oauthDaemon(t, as, dir) {
+async function oauthDaemon(t, as, dir, type = 'http') {
 	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
-		servers: { up: { type: 'http', url: `${as.base}/mcp`,
-		    protocol: 'legacy',
+		servers: { up: { type, url: `${as.base}/mcp`,
+		    ...(type === 'http' ? { protocol: 'legacy' } : {}),
 		    auth: { type: 'oauth',
 		    token_file: path.join(dir, 'tokens', 'up.json') } } },
 	}) });
@@ -239,7 +274,7 @@ async function loggedIn(t, opts = {}) {
 	const dir = tmpdir(t);
 	const as = await startAuthServer(opts);
 	t.after(() => as.close());
-	const d = await oauthDaemon(t, as, dir);
+	const d = await oauthDaemon(t, as, dir, opts.sse ? 'sse' : 'http');
 	await waitFor(async () => (await serverState(d))?.state ===
 	    'needs_auth', { timeout: 5000 });
 	const r = await login(d);
@@ -331,6 +366,25 @@ itest('a short-lived access token is refreshed before it expires: no ' +
 	assert.equal(res.content[0].text, '3');
 	assert.equal(as.unauthorized, 1, 'only the 401 before the login');
 	assert.match(d.log(), /server up: access token refreshed/);
+});
+
+itest('type: sse: the token on the stream and the POSTs; a refused ' +
+    'token is refreshed once and the stream opened again with the new one',
+    { timeout: 30000 }, async (t) => {
+	const { as, d } = await loggedIn(t, { sse: true });
+	const s = await initialize(d.mcpUrl('up'));
+	assert.equal((await s.callTool('echo', { n: 5 })).content[0].text,
+	    '5');
+	const streams = as.streams;
+	// The server forgets the token and drops the stream.
+	as.tokens.set(as.lastAccess, false);
+	as.stream.end();
+	await waitFor(() => as.refreshes === 1, { timeout: 10000 });
+	await waitFor(async () => (await serverState(d))?.state === 'ready' &&
+	    as.streams > streams, { timeout: 10000 });
+	assert.equal((await s.callTool('echo', { n: 6 })).content[0].text,
+	    '6');
+	assert.equal(as.refreshes, 1);
 });
 
 itest('a revoked refresh token: needs_auth, a clear error, the alert; ' +
