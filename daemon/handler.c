@@ -217,6 +217,7 @@ static const struct upstream_event_cbs handler_transport_cbs = {
 static void	handler_oauth_logged_in_cb(void *);
 static void	handler_drop_transport(struct handler *);
 static void	handler_needs_auth(struct handler *, const char *);
+static void	handler_salvage_inflight(struct handler *);
 static void	handler_connect_failed(struct handler *, enum fail_class,
 		    const char *);
 
@@ -1542,8 +1543,10 @@ handler_fail_needs_auth(struct handler *h, struct request *r)
 
 /*
  * The server wants a login: not a failure of the server, so no retry and
- * no breaker; what waits or was refused fails with -32009 (a refused
- * request never ran).
+ * no breaker; what waits fails with -32009.  The transport answered the
+ * requests it saw refused with -32009 already; the others in flight are
+ * handled as for any lost connection (those safe to repeat wait in the
+ * queue and fail with -32009, the rest may have run: -32015).
  */
 static void
 handler_needs_auth(struct handler *h, const char *why)
@@ -1557,14 +1560,10 @@ handler_needs_auth(struct handler *h, const char *why)
 	h->prev_delay = 0;
 	h->probing = 0;
 	handler_set_state(h, HANDLER_NEEDS_AUTH, why);
+	handler_salvage_inflight(h);
 	while ((r = TAILQ_FIRST(&h->queue)) != NULL) {
 		TAILQ_REMOVE(&h->queue, r, entry);
 		h->nqueued--;
-		request_cancel_timer(r);
-		handler_fail_needs_auth(h, r);
-	}
-	while ((r = TAILQ_FIRST(&h->inflight)) != NULL) {
-		TAILQ_REMOVE(&h->inflight, r, entry);
 		request_cancel_timer(r);
 		handler_fail_needs_auth(h, r);
 	}

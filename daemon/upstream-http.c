@@ -828,6 +828,43 @@ uhttp_cancelled(struct upstream_http *u, struct json_object *request_id)
 
 static void	uhttp_stream_post(struct uhttp_stream *);
 
+/*
+ * Only a login helps: the request the server refused is answered -32009
+ * (it never ran), then the transport ends with UNAUTHORIZED.
+ */
+static void
+uhttp_needs_login(struct uhttp_stream *s)
+{
+	struct upstream_http	*u = s->u;
+	struct json_object	*answer, *data;
+	const char		*text;
+	char			 msg[256], cmd[160];
+	size_t			 len;
+
+	snprintf(cmd, sizeof cmd, "mcprelayctl login %s", u->up.name);
+	snprintf(msg, sizeof msg, "server '%s' needs authorization: run '%s'",
+	    u->up.name, cmd);
+	if (s->id != NULL && !s->is_initialize && s->kind == UHTTP_POST) {
+		data = json_object_new_object();
+		json_object_object_add(data, "server",
+		    json_object_new_string(u->up.name));
+		json_object_object_add(data, "httpStatus",
+		    json_object_new_int(401));
+		json_object_object_add(data, "action",
+		    json_object_new_string("login"));
+		json_object_object_add(data, "command",
+		    json_object_new_string(cmd));
+		answer = jsonrpc_error_new(s->id, RELAY_ERR_NEEDS_AUTH, msg,
+		    data);
+		text = jsonrpc_to_string(answer, &len);
+		upstream_emit_message(&u->up, text, len);
+		json_object_put(answer);
+		if (u->dead)
+			return;
+	}
+	uhttp_fail(u, UPSTREAM_CLOSE_UNAUTHORIZED, 401, 0, "%s", msg);
+}
+
 /* A refresh this stream waited for ended. */
 static void
 uhttp_auth_ready_cb(void *arg, int ok)
@@ -846,9 +883,7 @@ uhttp_auth_ready_cb(void *arg, int ok)
 		else
 			uhttp_stream_post(s);
 	} else if (oauth_state(u->r.oauth) == OAUTH_NEEDS_LOGIN)
-		uhttp_fail(u, UPSTREAM_CLOSE_UNAUTHORIZED, 401, 0, "server "
-		    "'%s' needs authorization: run 'mcprelayctl login %s'",
-		    u->up.name, u->up.name);
+		uhttp_needs_login(s);
 	else
 		uhttp_fail(u, UPSTREAM_CLOSE_CONNECT_FAILED, 0, 0, "the access "
 		    "token could not be refreshed");
@@ -913,9 +948,7 @@ uhttp_unauthorized(struct uhttp_stream *s, const struct http_result *res)
 		    &s->auth_wait))
 			return 1;
 	}
-	uhttp_fail(u, UPSTREAM_CLOSE_UNAUTHORIZED, 401, 0, "server '%s' "
-	    "needs authorization: run 'mcprelayctl login %s'", u->up.name,
-	    u->up.name);
+	uhttp_needs_login(s);
 	return 1;
 }
 
