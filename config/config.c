@@ -431,6 +431,11 @@ static const char *const auth_type_names[] = {
 	[CONFIG_AUTH_OAUTH] = "oauth",
 };
 static const struct cfg_enum enum_auth_type = { auth_type_names, 2 };
+static const char *const auth_grant_names[] = {
+	[CONFIG_GRANT_AUTHORIZATION_CODE] = "authorization_code",
+	[CONFIG_GRANT_CLIENT_CREDENTIALS] = "client_credentials",
+};
+static const struct cfg_enum enum_auth_grant = { auth_grant_names, 2 };
 static const char *const tool_prefix_names[] = {
 	[CONFIG_PREFIX_ON_CONFLICT] = "on_conflict",
 	[CONFIG_PREFIX_ALWAYS] = "always",
@@ -571,6 +576,8 @@ static const struct cfg_range range_port = { 0, 65535 };
 static const struct cfg_key auth_keys[] = {
 	CFG_FIELD("type", struct config_auth, type, &cfg_t_enum,
 	    &enum_auth_type, CFG_REQUIRED),
+	CFG_FIELD("grant", struct config_auth, grant, &cfg_t_enum,
+	    &enum_auth_grant, 0),
 	CFG_FIELD("client_id", struct config_auth, client_id, &cfg_t_string,
 	    NULL, CFG_NONEMPTY),
 	CFG_FIELD("client_secret_file", struct config_auth,

@@ -102,9 +102,15 @@ enum config_auth_type {
 	CONFIG_AUTH_OAUTH,	/* OAuth 2.1 per the MCP authorization spec */
 };
 
+enum config_auth_grant {
+	CONFIG_GRANT_AUTHORIZATION_CODE,	/* a person logs in */
+	CONFIG_GRANT_CLIENT_CREDENTIALS,	/* no person: client_id+secret */
+};
+
 /* A remote server's "auth" section (docs/auth.md). */
 struct config_auth {
 	enum config_auth_type	 type;		/* none */
+	enum config_auth_grant	 grant;		/* authorization_code */
 	char			*client_id;	/* pre-registered */
 	char			*client_secret_file;
 	char			*client_metadata_url;	/* a CIMD URL */

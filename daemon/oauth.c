@@ -65,6 +65,7 @@ enum oauth_step {
 	OAUTH_STEP_CODE,	/* exchanging the code */
 	OAUTH_STEP_REFRESH,	/* a refresh grant (not a login) */
 	OAUTH_STEP_REVOKE,	/* RFC 7009 after a logout */
+	OAUTH_STEP_CLIENT,	/* a client_credentials grant */
 };
 
 /* What discovery found; cleared at each login. */
@@ -148,6 +149,13 @@ static void	oauth_refresh_start(struct oauth *);
 static const struct http_request_cbs oauth_fetch_cbs = {
 	NULL, NULL, oauth_fetch_done_cb
 };
+
+/* No person in the loop: the client's own credentials get the tokens. */
+static int
+oauth_is_cc(const struct oauth *o)
+{
+	return o->cfg->auth.grant == CONFIG_GRANT_CLIENT_CREDENTIALS;
+}
 
 const char *
 oauth_state_name(enum oauth_state s)
@@ -606,7 +614,8 @@ oauth_schedule_refresh(struct oauth *o)
 	double		left, lifetime, wait;
 
 	evtimer_del(o->ev_refresh);
-	if (o->tok.refresh_token == NULL || o->tok.expires_at <= 0)
+	if ((o->tok.refresh_token == NULL && !oauth_is_cc(o)) ||
+	    o->tok.expires_at <= 0)
 		return;
 	left = o->tok.expires_at - stats_wallclock();
 	lifetime = left;
@@ -1052,6 +1061,8 @@ oauth_read_secret(struct oauth *o)
 
 static void oauth_authorize(struct oauth *);
 static void oauth_publish_url(struct oauth *);
+static char *oauth_pick_scope(struct oauth *);
+static int oauth_token_request(struct oauth *, const char *, const char *);
 
 /* Registration, in the spec's order of preference. */
 static void
@@ -1063,6 +1074,25 @@ oauth_register(struct oauth *o)
 	const char		*body;
 
 	o->login_registered = 0;
+	if (oauth_is_cc(o)) {
+		oauth_set(&t->client_id, o->cfg->auth.client_id);
+		secret = oauth_read_secret(o);
+		oauth_set(&t->client_secret, secret);
+		oauth_wipe(&secret);
+		oauth_set(&t->auth_method, NULL);
+		oauth_set(&t->issuer, o->meta.issuer);
+		free(o->scope);
+		o->scope = oauth_pick_scope(o);
+		o->step = OAUTH_STEP_CLIENT;
+		if (t->client_secret == NULL)
+			oauth_login_failed(o, "auth.client_secret_file cannot "
+			    "be read");
+		else if (oauth_token_request(o, "client_credentials",
+		    NULL) == -1)
+			oauth_login_failed(o, "cannot reach the token "
+			    "endpoint");
+		return;
+	}
 	if (o->cfg->auth.client_id != NULL) {
 		oauth_set(&t->client_id, o->cfg->auth.client_id);
 		secret = oauth_read_secret(o);
@@ -1381,19 +1411,24 @@ oauth_token_request(struct oauth *o, const char *grant, const char *code)
 	char		*form, *auth;
 	int		 rc;
 
+	int		 fresh = code != NULL || o->step == OAUTH_STEP_CLIENT;
+
 	oauth_form_add(b, "grant_type", grant);
 	if (code != NULL) {
 		oauth_form_add(b, "code", code);
 		oauth_form_add(b, "redirect_uri", o->redirect_uri);
 		oauth_form_add(b, "code_verifier", o->verifier);
-	} else
+	} else if (o->step == OAUTH_STEP_CLIENT)
+		oauth_form_add(b, "scope", o->scope);
+	else
 		oauth_form_add(b, "refresh_token", o->tok.refresh_token);
-	oauth_form_add(b, "resource", code != NULL ? o->meta.resource :
-	    o->tok.resource);
+	/* After discovery its findings; for a refresh what was stored. */
+	oauth_form_add(b, "resource", fresh && o->meta.resource != NULL ?
+	    o->meta.resource : o->tok.resource);
 	auth = oauth_client_auth(o, b);
 	form = oauth_form_take(b);
-	rc = oauth_fetch(o, "POST", code != NULL ? o->meta.token_endpoint :
-	    o->tok.token_endpoint, form, auth);
+	rc = oauth_fetch(o, "POST", fresh && o->meta.token_endpoint != NULL ?
+	    o->meta.token_endpoint : o->tok.token_endpoint, form, auth);
 	oauth_wipe(&form);
 	oauth_wipe(&auth);
 	return rc;
@@ -1499,12 +1534,13 @@ oauth_got_tokens(struct oauth *o, struct json_object *j, char *msg,
 		oauth_set(&t->refresh_token, oauth_jstr(j, "refresh_token"));
 	if (oauth_jstr(j, "scope") != NULL)
 		oauth_set(&t->scope, oauth_jstr(j, "scope"));
-	else if (o->step == OAUTH_STEP_CODE)
+	else if (o->step == OAUTH_STEP_CODE || o->step == OAUTH_STEP_CLIENT)
 		oauth_set(&t->scope, o->scope);
 	t->expires_at = json_object_object_get_ex(j, "expires_in", &v) &&
 	    json_object_get_int64(v) > 0 ? floor(stats_wallclock()) +
 	    (double)json_object_get_int64(v) : 0;
-	if (o->step == OAUTH_STEP_CODE) {
+	if ((o->step == OAUTH_STEP_CODE || o->step == OAUTH_STEP_CLIENT) &&
+	    o->meta.token_endpoint != NULL) {
 		oauth_set(&t->token_endpoint, o->meta.token_endpoint);
 		oauth_set(&t->revocation_endpoint, o->meta.revocation_endpoint);
 		oauth_set(&t->resource, o->meta.resource);
@@ -1641,8 +1677,17 @@ oauth_next(struct oauth *o, const struct http_result *res)
 	case OAUTH_STEP_BROWSER:
 		break;
 	case OAUTH_STEP_CODE:
+	case OAUTH_STEP_CLIENT:
 		if (j == NULL) {
 			oauth_describe(res, msg, sizeof msg);
+			/* Refused credentials need the operator; a server
+			 * that cannot be reached is retried by the handler. */
+			if (o->step == OAUTH_STEP_CLIENT &&
+			    res->response != NULL &&
+			    res->response->status >= 400 &&
+			    res->response->status < 500)
+				oauth_set_state(o, OAUTH_NEEDS_LOGIN,
+				    "the client credentials were refused");
 			oauth_login_failed(o, "the token request failed: %s",
 			    msg);
 			break;
@@ -1693,6 +1738,24 @@ oauth_login(struct oauth *o, char *err, size_t errlen)
 static void
 oauth_refresh_start(struct oauth *o)
 {
+	if (oauth_is_cc(o) && o->tok.refresh_token == NULL) {
+		/* A new grant; discovery first when nothing is known. */
+		if (o->tok.token_endpoint == NULL) {
+			oauth_meta_clear(&o->meta);
+			oauth_discover_prm(o);
+			return;
+		}
+		free(o->scope);
+		o->scope = oauth_pick_scope(o);
+		o->step = OAUTH_STEP_CLIENT;
+		if (oauth_token_request(o, "client_credentials", NULL) == -1) {
+			o->step = OAUTH_STEP_NONE;
+			oauth_set_state(o, OAUTH_NEEDS_LOGIN, "the token endpoint "
+			    "cannot be reached");
+			oauth_fail_waiters(o, 0);
+		}
+		return;
+	}
 	if (o->tok.refresh_token == NULL || o->tok.token_endpoint == NULL) {
 		oauth_set_state(o, OAUTH_NEEDS_LOGIN, "the access token was "
 		    "refused and there is no refresh token");
@@ -1746,6 +1809,15 @@ oauth_refused(struct oauth *o, int status, const char *hdr, unsigned gen,
 		/* Refreshed since that request left: just send it again. */
 		w->queued = 0;
 		w->fn(w->arg, 1);
+		return 1;
+	}
+	if (oauth_is_cc(o)) {
+		/* No person needed: get a token now, then send again. */
+		w->next = o->waiters;
+		w->queued = 1;
+		o->waiters = w;
+		if (o->step == OAUTH_STEP_NONE)
+			oauth_refresh_start(o);
 		return 1;
 	}
 	if (o->state == OAUTH_NO_TOKEN || o->state == OAUTH_NEEDS_LOGIN ||

@@ -52,6 +52,9 @@ async function startDaemon(dir, sockdir) {
 		auth.push('    auth:', '      type: oauth',
 		    `      token_file: ${path.join(dir, 'tokens', 'up.json')}`,
 		    `      client_metadata_url: ${CIMD_URL}`);
+		// The client credentials extension: no person, no login.
+		if (scenario.startsWith('auth/client-credentials'))
+			auth.push('      grant: client_credentials');
 		if (context.client_id !== undefined)
 			auth.push(`      client_id: ${JSON.stringify(
 			    context.client_id)}`);

@@ -108,6 +108,12 @@ async function startAuthServer(opts = {}) {
 				s.codeExchanges++;
 				return json(res, 200, issue());
 			}
+			if (f.grant_type === 'client_credentials') {
+				s.clientGrants = (s.clientGrants ?? 0) + 1;
+				const t = issue();
+				delete t.refresh_token;
+				return json(res, 200, t);
+			}
 			if (f.grant_type === 'refresh_token') {
 				s.refreshes++;
 				if (!s.refreshTokens.has(f.refresh_token))
@@ -206,11 +212,11 @@ async function startAuthServer(opts = {}) {
 	return s;
 }
 
-async function oauthDaemon(t, as, dir, type = 'http') {
+async function oauthDaemon(t, as, dir, type = 'http', auth = {}) {
 	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
 		servers: { up: { type, url: `${as.base}/mcp`,
 		    ...(type === 'http' ? { protocol: 'legacy' } : {}),
-		    auth: { type: 'oauth',
+		    auth: { type: 'oauth', ...auth,
 		    token_file: path.join(dir, 'tokens', 'up.json') } } },
 	}) });
 	d.controlPath = path.join(dir, 'control.sock');
@@ -385,6 +391,32 @@ itest('type: sse: the token on the stream and the POSTs; a refused ' +
 	assert.equal((await s.callTool('echo', { n: 6 })).content[0].text,
 	    '6');
 	assert.equal(as.refreshes, 1);
+});
+
+itest('grant: client_credentials: tokens without a login, a new grant ' +
+    'when the token is refused', { timeout: 30000 }, async (t) => {
+	const dir = tmpdir(t);
+	const as = await startAuthServer();
+	t.after(() => as.close());
+	const secret = path.join(dir, 'client.secret');
+	fs.writeFileSync(secret, `${CLIENT_SECRET}\n`, { mode: 0o600 });
+	const d = await oauthDaemon(t, as, dir, 'http', {
+	    grant: 'client_credentials', client_id: 'dyn-client',
+	    client_secret_file: secret });
+	await waitFor(async () => (await serverState(d))?.state === 'ready',
+	    { timeout: 5000 });
+	assert.equal(as.clientGrants, 1);
+	assert.equal(as.registration, undefined, 'registered anyway');
+	const s = await initialize(d.mcpUrl('up'));
+	as.tokens.set(as.lastAccess, false);
+	const calls = [];
+	for (let i = 0; i < 10; i++)
+		calls.push(s.callTool('echo', { n: i }));
+	const results = await Promise.all(calls);
+	assert.deepEqual(results.map((r) => r.content[0].text),
+	    Array.from({ length: 10 }, (_, i) => String(i)));
+	assert.equal(as.clientGrants, 2);
+	assert.ok(!d.log().includes(CLIENT_SECRET));
 });
 
 itest('a revoked refresh token: needs_auth, a clear error, the alert; ' +

@@ -1284,6 +1284,12 @@ START_TEST(test_auth_oauth_section)
 	    "t.yaml:5:5: servers.a.auth: applies only to http and sse "
 	    "servers");
 	assert_error("servers:\n  a:\n    type: http\n    url: http://h/\n"
+	    "    auth: {type: oauth, grant: client_credentials, "
+	    "client_id: x}\n",
+	    "t.yaml:5:18: servers.a.auth.type: auth.grant "
+	    "client_credentials needs auth.client_id and "
+	    "auth.client_secret_file");
+	assert_error("servers:\n  a:\n    type: http\n    url: http://h/\n"
 	    "    auth: {type: oauth, redirect_port: 70000}\n",
 	    "t.yaml:5:40: servers.a.auth.redirect_port: must be between 0 "
 	    "and 65535 (got 70000)");
