@@ -737,6 +737,8 @@ oauth_fail_waiters(struct oauth *o, int ok)
 static void
 oauth_stop(struct oauth *o)
 {
+	struct timeval	tv = { 1, 0 };
+
 	if (o->req != NULL)
 		http_request_cancel(o->req);
 	o->req = NULL;
@@ -748,11 +750,7 @@ oauth_stop(struct oauth *o)
 			evhttp_free(o->old_listener);
 		o->old_listener = o->listener;
 		o->listener = NULL;
-		{
-			struct timeval	tv = { 1, 0 };
-
-			evtimer_add(o->ev_reap, &tv);
-		}
+		evtimer_add(o->ev_reap, &tv);
 	}
 	evtimer_del(o->ev_login);
 	o->step = OAUTH_STEP_NONE;
@@ -1913,7 +1911,7 @@ oauth_logout(struct oauth *o)
 	free(o->step_up_scope);
 	o->step_up_scope = NULL;
 	o->step_ups = 0;
-	o->state = OAUTH_NO_TOKEN;
+	oauth_set_state(o, OAUTH_NO_TOKEN, "logged out");
 	log_info("server %s: logged out%s", o->name, revoking ?
 	    "; revoking the token" : "");
 	f = json_object_new_object();
