@@ -32,6 +32,7 @@ static const struct {
 	{ "url", TYPE_REMOTE },
 	{ "headers", TYPE_REMOTE },
 	{ "tls", TYPE_REMOTE },
+	{ "auth", TYPE_REMOTE },
 };
 
 /* The key node naming key in map, if it has a value. */
@@ -186,6 +187,15 @@ check_server(struct cfg_load *L, struct config_server *s,
 		cfg_error(L, m != NULL ? m->line : S->line,
 		    m != NULL ? m->col : S->col, m != NULL ? m->path : S->path,
 		    "tls.cert_file and tls.key_file must be given together");
+	}
+	if (s->auth.type == CONFIG_AUTH_OAUTH &&
+	    s->auth.grant == CONFIG_GRANT_CLIENT_CREDENTIALS &&
+	    (s->auth.client_id == NULL || s->auth.client_secret_file == NULL)) {
+		m = check_mark_within(S, &s->auth, sizeof s->auth);
+		cfg_error(L, m != NULL ? m->line : S->line,
+		    m != NULL ? m->col : S->col, m != NULL ? m->path : S->path,
+		    "auth.grant client_credentials needs auth.client_id and "
+		    "auth.client_secret_file");
 	}
 	check_policy(L, S, &s->retry, s->retry_by_class,
 	    s->retry_by_class_set, &s->circuit_breaker);

@@ -427,6 +427,16 @@ static const char *const protocol_names[] = {
 	[CONFIG_PROTOCOL_LEGACY] = "legacy",
 };
 static const struct cfg_enum enum_protocol = { protocol_names, 3 };
+static const char *const auth_type_names[] = {
+	[CONFIG_AUTH_NONE] = "none",
+	[CONFIG_AUTH_OAUTH] = "oauth",
+};
+static const struct cfg_enum enum_auth_type = { auth_type_names, 2 };
+static const char *const auth_grant_names[] = {
+	[CONFIG_GRANT_AUTHORIZATION_CODE] = "authorization_code",
+	[CONFIG_GRANT_CLIENT_CREDENTIALS] = "client_credentials",
+};
+static const struct cfg_enum enum_auth_grant = { auth_grant_names, 2 };
 static const char *const tool_prefix_names[] = {
 	[CONFIG_PREFIX_ON_CONFLICT] = "on_conflict",
 	[CONFIG_PREFIX_ALWAYS] = "always",
@@ -585,6 +595,27 @@ static const struct cfg_key tls_keys[] = {
 };
 
 static const struct cfg_range range_processes = { 1, 4096 };
+static const struct cfg_range range_port = { 0, 65535 };
+
+static const struct cfg_key auth_keys[] = {
+	CFG_FIELD("type", struct config_auth, type, &cfg_t_enum,
+	    &enum_auth_type, CFG_REQUIRED),
+	CFG_FIELD("grant", struct config_auth, grant, &cfg_t_enum,
+	    &enum_auth_grant, 0),
+	CFG_FIELD("client_id", struct config_auth, client_id, &cfg_t_string,
+	    NULL, CFG_NONEMPTY),
+	CFG_FIELD("client_secret_file", struct config_auth,
+	    client_secret_file, &cfg_t_string, NULL, CFG_NONEMPTY),
+	CFG_FIELD("client_metadata_url", struct config_auth,
+	    client_metadata_url, &cfg_t_url, NULL, 0),
+	CFG_LIST("scopes", struct config_auth, scopes, nscopes,
+	    &cfg_t_strlist, NULL, CFG_NONEMPTY),
+	CFG_FIELD("token_file", struct config_auth, token_file,
+	    &cfg_t_string, NULL, CFG_NONEMPTY),
+	CFG_FIELD("redirect_port", struct config_auth, redirect_port,
+	    &cfg_t_int, &range_port, 0),
+	CFG_END
+};
 
 static const struct cfg_key server_keys[] = {
 	CFG_FIELD("type", struct config_server, type, &cfg_t_enum,
@@ -603,6 +634,8 @@ static const struct cfg_key server_keys[] = {
 	    &cfg_t_headers, NULL, 0),
 	CFG_FIELD("tls", struct config_server, tls, &cfg_t_section, tls_keys,
 	    0),
+	CFG_FIELD("auth", struct config_server, auth, &cfg_t_section,
+	    auth_keys, 0),
 	CFG_FIELD("session_mode", struct config_server, session_mode,
 	    &cfg_t_enum, &enum_session_mode, 0),
 	CFG_FIELD("protocol", struct config_server, protocol, &cfg_t_enum,
@@ -1107,6 +1140,7 @@ cfg_server_init(struct config_server *s, const char *name,
 	s->headers = xcalloc(1, sizeof(struct config_kv));
 	s->tls.verify = true;
 	s->tls.min_version = xstrdup("1.2");
+	s->auth.scopes = xcalloc(1, sizeof(char *));
 	s->session_mode = CONFIG_SESSION_SHARED;
 	s->max_processes = 16;
 	s->idempotent_tools = xcalloc(1, sizeof(char *));

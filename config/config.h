@@ -105,6 +105,30 @@ struct config_tls {
 	char	*min_version;	/* "1.2" or "1.3" */
 };
 
+enum config_auth_type {
+	CONFIG_AUTH_NONE,
+	CONFIG_AUTH_OAUTH,	/* OAuth 2.1 per the MCP authorization spec */
+};
+
+enum config_auth_grant {
+	CONFIG_GRANT_AUTHORIZATION_CODE,	/* a person logs in */
+	CONFIG_GRANT_CLIENT_CREDENTIALS,	/* no person: client_id+secret */
+};
+
+/* A remote server's "auth" section (docs/auth.md). */
+struct config_auth {
+	enum config_auth_type	 type;		/* none */
+	enum config_auth_grant	 grant;		/* authorization_code */
+	char			*client_id;	/* pre-registered */
+	char			*client_secret_file;
+	char			*client_metadata_url;	/* a CIMD URL */
+	char			**scopes;	/* NULL-ended; empty: from the
+						   server */
+	size_t			 nscopes;
+	char			*token_file;	/* default: the state dir */
+	int			 redirect_port;	/* 0: any free port */
+};
+
 enum config_server_type {
 	CONFIG_SERVER_STDIO,
 	CONFIG_SERVER_HTTP,
@@ -180,6 +204,7 @@ struct config_server {
 	struct config_kv		*headers;
 	size_t				 nheaders;
 	struct config_tls		 tls;
+	struct config_auth		 auth;		/* http, sse */
 	enum config_session_mode	 session_mode;	/* shared */
 	enum config_protocol		 protocol;	/* auto */
 	int				 max_processes;	/* 16, per_client */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -117,6 +118,23 @@ ctl_servers_row(FILE *f, struct json_object *s, double state_seconds)
 	    ctl_str(s, "protocol", "-"),
 	    ctl_str(s, "breaker", "-"), ctl_int(s, "inFlight"),
 	    ctl_int(s, "queued"), ctl_int(s, "requests"), pid, why);
+	/* OAuth servers: a second line (docs/auth.md). */
+	if (ctl_get(s, "auth") != NULL) {
+		time_t	now = time(NULL);
+		int64_t	exp = ctl_int(s, "auth.expiresAt");
+		char	left[32];
+
+		fprintf(f, "%-16s auth: %s", "", ctl_str(s, "auth.state", "?"));
+		if (exp > 0)
+			fprintf(f, ", access token %s %s", exp > now ?
+			    "expires in" : "expired", ctl_fmt_duration(
+			    (double)(exp > now ? exp - now : now - exp), left,
+			    sizeof left));
+		if (ctl_get(s, "auth.scope") != NULL)
+			fprintf(f, ", scope %s", ctl_str(s, "auth.scope", ""));
+		fprintf(f, "%s\n", ctl_int(s, "auth.refreshable") ?
+		    ", refreshable" : "");
+	}
 }
 
 /* ---- status ------------------------------------------------------------ */

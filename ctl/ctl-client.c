@@ -40,6 +40,7 @@ struct ctl_conn {
 	double		 timeout;	/* seconds per call */
 	/* Notifications read while waiting for a reply, oldest first. */
 	struct json_object *pending;
+	int		 in_call;	/* ctl_call: read the socket only */
 };
 
 int
@@ -255,7 +256,7 @@ ctl_read(struct ctl_conn *c, int timeout_ms, int *rc)
 	int			 r;
 
 	*rc = 0;
-	if (json_object_array_length(c->pending) > 0) {
+	if (!c->in_call && json_object_array_length(c->pending) > 0) {
 		msg = json_object_get(json_object_array_get_idx(c->pending,
 		    0));
 		json_object_array_del_idx(c->pending, 0, 1);
@@ -329,8 +330,25 @@ ctl_read(struct ctl_conn *c, int timeout_ms, int *rc)
 	}
 }
 
+static int	ctl_call_wait(struct ctl_conn *, const char *,
+		    struct json_object *, struct json_object **);
+
+/* The events met while waiting stay pending: the wait must not read them
+ * back from there. */
 int
 ctl_call(struct ctl_conn *c, const char *method, struct json_object *params,
+    struct json_object **result)
+{
+	int	rc;
+
+	c->in_call = 1;
+	rc = ctl_call_wait(c, method, params, result);
+	c->in_call = 0;
+	return rc;
+}
+
+static int
+ctl_call_wait(struct ctl_conn *c, const char *method, struct json_object *params,
     struct json_object **result)
 {
 	struct json_object	*req, *msg, *id, *err, *data, *v;

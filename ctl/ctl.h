@@ -108,6 +108,9 @@ int	cmd_show_config(const struct ctl_cmd *, int, char **);
 
 /* cmd-rules.c: rules, rules test. */
 int	cmd_rules(const struct ctl_cmd *, int, char **);
+/* cmd-auth.c: login, logout. */
+int	cmd_login(const struct ctl_cmd *, int, char **);
+int	cmd_logout(const struct ctl_cmd *, int, char **);
 
 /* cmd-watch.c */
 int	cmd_watch(const struct ctl_cmd *, int, char **);

@@ -6,7 +6,7 @@ mcprelayctl_SOURCES = ctl/mcprelayctl.c ctl/ctl.h ctl/ctl-client.c \
 	ctl/cmd-config.c ctl/cmd-connect.c ctl/cmd-server.c ctl/cmd-status.c \
 	ctl/cmd-rules.c ctl/cmd-watch.c ctl/cmd-doctor.c ctl/cmd-import.c \
 	ctl/cmd-repoint.c ctl/cmd-init.c ctl/ctl-file.c ctl/import.h \
-	ctl/import-map.c ctl/import-yaml.c ctl/udiff.c
+	ctl/import-map.c ctl/import-yaml.c ctl/udiff.c ctl/cmd-auth.c
 mcprelayctl_LDADD = $(CONFIG_LIBS) $(COMMON_LIBS) $(OPENSSL_LIBS)
 
 # mcprelayctl init writes config/mcprelay.yaml, built in one string a line.

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ndjson.h"
+#include "oauth.h"
 #include "relay.h"
 #include "retry-rules.h"
 #include "router.h"
@@ -121,6 +122,10 @@ static void	control_rules(struct control_conn *, struct json_object *,
 		    struct json_object *);
 static void	control_rules_test(struct control_conn *,
 		    struct json_object *, struct json_object *);
+static void	control_login(struct control_conn *, struct json_object *,
+		    struct json_object *);
+static void	control_logout(struct control_conn *, struct json_object *,
+		    struct json_object *);
 
 static const struct control_method control_methods[] = {
 	{ "status", 0, control_status },
@@ -135,6 +140,8 @@ static const struct control_method control_methods[] = {
 	{ "metrics", 0, control_metrics },
 	{ "rules", 0, control_rules },
 	{ "rules.test", 0, control_rules_test },
+	{ "server.login", 1, control_login },
+	{ "server.logout", 1, control_logout },
 };
 
 #define CONTROL_NMETHODS	(sizeof control_methods / sizeof control_methods[0])
@@ -525,6 +532,63 @@ control_reconnect(struct control_conn *c, struct json_object *id,
 	    handler_name(h), (long)c->peer.uid);
 	handler_reconnect(h, "reconnect requested by the operator");
 	control_server_done(c, id, h, "reconnect");
+}
+
+/* The server's OAuth client, or an error answered. */
+static struct oauth *
+control_param_oauth(struct control_conn *c, struct json_object *id,
+    struct json_object *params, struct handler **hp)
+{
+	struct handler	*h;
+	char		 msg[256];
+
+	if ((h = control_param_handler(c, id, params)) == NULL)
+		return NULL;
+	if (handler_oauth(h) == NULL) {
+		snprintf(msg, sizeof msg, "server '%s' has no 'auth: type: "
+		    "oauth' section", handler_name(h));
+		control_error(c, id, CONTROL_ERR_BUSY, msg, NULL);
+		return NULL;
+	}
+	*hp = h;
+	return handler_oauth(h);
+}
+
+/* The flow's progress goes out as "auth" events (events.subscribe). */
+static void
+control_login(struct control_conn *c, struct json_object *id,
+    struct json_object *params)
+{
+	struct handler	*h;
+	struct oauth	*o;
+	char		 err[256];
+
+	if ((o = control_param_oauth(c, id, params, &h)) == NULL)
+		return;
+	log_info("control: server %s: login requested by uid %ld",
+	    handler_name(h), (long)c->peer.uid);
+	if (oauth_login(o, err, sizeof err) == -1) {
+		control_error(c, id, CONTROL_ERR_BUSY, err, NULL);
+		return;
+	}
+	control_server_done(c, id, h, "login");
+}
+
+static void
+control_logout(struct control_conn *c, struct json_object *id,
+    struct json_object *params)
+{
+	struct handler	*h;
+	struct oauth	*o;
+
+	if ((o = control_param_oauth(c, id, params, &h)) == NULL)
+		return;
+	log_info("control: server %s: logout requested by uid %ld",
+	    handler_name(h), (long)c->peer.uid);
+	oauth_logout(o);
+	/* The connection's token is gone: the next request needs a login. */
+	handler_reconnect(h, "logged out");
+	control_server_done(c, id, h, "logout");
 }
 
 static void

@@ -27,6 +27,8 @@ relay_error_name(int code)
 
 	if (code == RELAY_ERR_FORBIDDEN)
 		return "forbidden";
+	if (code == RELAY_ERR_NEEDS_AUTH)
+		return "needs_auth";
 
 	if (i < 0 || i >= (int)(sizeof relay_error_names /
 	    sizeof relay_error_names[0]) || relay_error_names[i] == NULL)

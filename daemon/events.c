@@ -55,6 +55,7 @@ static const char *const events_alert_names[EVENTS_NALERTS] = {
 	[EVENTS_ALERT_RETRIES_PER_MINUTE] = "retries_per_minute",
 	[EVENTS_ALERT_CONSECUTIVE_FAILURES] = "consecutive_failures",
 	[EVENTS_ALERT_BREAKER_OPEN] = "breaker_open",
+	[EVENTS_ALERT_NEEDS_AUTH] = "needs_auth",
 };
 
 const char *
@@ -361,6 +362,32 @@ events_admin(struct events *ev, const char *server, const char *action,
 		json_object_object_add(o, "detail",
 		    json_object_new_string(detail));
 	events_emit(ev, o);
+}
+
+void
+events_auth(struct events *ev, const char *server, const char *phase,
+    const char *message, struct json_object *fields)
+{
+	struct json_object	*o;
+
+	if (ev == NULL) {
+		json_object_put(fields);
+		return;
+	}
+	o = events_begin(ev, "auth", server);
+	json_object_object_add(o, "phase", json_object_new_string(phase));
+	if (message != NULL)
+		json_object_object_add(o, "message",
+		    json_object_new_string(message));
+	if (fields != NULL) {
+		json_object_object_foreach(fields, k, v)
+			json_object_object_add(o, k, json_object_get(v));
+		json_object_put(fields);
+	}
+	events_emit(ev, o);
+	if (strcmp(phase, "needs_auth") == 0)
+		events_alert(ev, server, EVENTS_ALERT_NEEDS_AUTH, 1, 1,
+		    message != NULL ? message : "a login is needed");
 }
 
 uint64_t

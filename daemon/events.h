@@ -24,6 +24,7 @@ enum events_alert {
 	EVENTS_ALERT_RETRIES_PER_MINUTE,
 	EVENTS_ALERT_CONSECUTIVE_FAILURES,
 	EVENTS_ALERT_BREAKER_OPEN,
+	EVENTS_ALERT_NEEDS_AUTH,	/* always on: a login is needed */
 	EVENTS_NALERTS
 };
 
@@ -67,6 +68,16 @@ void		 events_breaker(struct events *, const char *server,
 /* An operator's action: "disable", "enable", "reconnect", "reload". */
 void		 events_admin(struct events *, const char *server,
 		    const char *action, const char *detail);
+
+/*
+ * An OAuth step of a server (oauth.c): phase "authorize" (fields: url),
+ * "done", "failed", "refreshed", "needs_auth", "logout"; fields (taken, may
+ * be NULL) are merged into the event.  needs_auth also raises the
+ * needs_auth alert with message.
+ */
+void		 events_auth(struct events *, const char *server,
+		    const char *phase, const char *message,
+		    struct json_object *fields);
 
 /* Alerts fired so far for server and kind (0 for an unknown server). */
 uint64_t	 events_alert_count(const struct events *, const char *server,

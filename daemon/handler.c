@@ -23,6 +23,7 @@
 #include "handler.h"
 #include "jsonrpc.h"
 #include "log.h"
+#include "oauth.h"
 #include "relay.h"
 #include "retry.h"
 #include "retry-rules.h"
@@ -144,6 +145,7 @@ struct handler {
 	 * with "other" last. */
 	uint64_t			 errors_by_code[HANDLER_ERROR_CODES + 1];
 	struct stats_latency		 latency;
+	struct oauth			*oauth;		/* auth: oauth */
 };
 
 static const char *const handler_state_names[HANDLER_NSTATES] = {
@@ -155,6 +157,7 @@ static const char *const handler_state_names[HANDLER_NSTATES] = {
 	[HANDLER_FAILED] = "failed",
 	[HANDLER_STOPPING] = "stopping",
 	[HANDLER_DRAINING] = "draining",
+	[HANDLER_NEEDS_AUTH] = "needs_auth",
 };
 
 static const struct {
@@ -221,6 +224,30 @@ static const struct upstream_event_cbs handler_transport_cbs = {
 	.undelivered = handler_transport_undelivered_cb,
 	.closed = handler_transport_closed_cb,
 	.tool_schema = handler_tool_schema_cb,
+};
+
+static void	handler_oauth_logged_in_cb(void *);
+static void	handler_drop_transport(struct handler *);
+static void	handler_needs_auth(struct handler *, const char *);
+static void	handler_salvage_inflight(struct handler *);
+static void	handler_connect_failed(struct handler *, enum fail_class,
+		    const char *);
+
+/* An error whose data says a login would help (oauth step-up). */
+static int
+handler_error_wants_login(struct json_object *msg)
+{
+	struct json_object	*err, *data, *action;
+
+	return json_object_object_get_ex(msg, "error", &err) &&
+	    json_object_object_get_ex(err, "data", &data) &&
+	    json_object_object_get_ex(data, "action", &action) &&
+	    json_object_is_type(action, json_type_string) &&
+	    strcmp(json_object_get_string(action), "login") == 0;
+}
+
+static const struct oauth_cbs handler_oauth_cbs = {
+	.logged_in = handler_oauth_logged_in_cb,
 };
 
 const char *
@@ -294,7 +321,7 @@ handler_set_state(struct handler *h, enum handler_state next,
 		handler_timer_arm(h->health, h->cfg->health_check_interval);
 	if (h->cbs->settled != NULL &&
 	    (next == HANDLER_READY || next == HANDLER_FAILED ||
-	    next == HANDLER_STOPPED))
+	    next == HANDLER_STOPPED || next == HANDLER_NEEDS_AUTH))
 		h->cbs->settled(h->cbarg, h);
 }
 
@@ -365,6 +392,9 @@ handler_new(struct relay *relay, const struct config_server *cfg,
 	TAILQ_INIT(&h->internal);
 	h->subscriptions = json_object_new_object();
 	retry_stats_table_init(&h->stats);
+	if (cfg->type != CONFIG_SERVER_STDIO &&
+	    cfg->auth.type == CONFIG_AUTH_OAUTH)
+		h->oauth = oauth_new(relay, cfg, &handler_oauth_cbs, h);
 	return h;
 }
 
@@ -400,6 +430,7 @@ handler_free(struct handler *h)
 	handler_fail_queue(h, RELAY_ERR_SHUTDOWN, "mcprelayd is stopping");
 	handler_internal_clear(h);
 	upstream_free(h->up);
+	oauth_free(h->oauth);
 	event_free(h->timer);
 	event_free(h->health);
 	event_free(h->probe);
@@ -412,6 +443,12 @@ handler_free(struct handler *h)
 	rules_counts_free(&h->rules);
 	free(h->name);
 	free(h);
+}
+
+struct oauth *
+handler_oauth(const struct handler *h)
+{
+	return h->oauth;
 }
 
 const char *
@@ -518,6 +555,7 @@ handler_remote_transport(struct handler *h)
 	spec.request_timeout = c->request_timeout;
 	spec.shutdown_timeout = c->shutdown_timeout;
 	spec.max_message = h->relay->cfg->listen.max_body_size;
+	spec.oauth = h->oauth;
 	if (c->type == CONFIG_SERVER_SSE || h->legacy_sse)
 		up = upstream_sse_new(h->relay->base, &spec,
 		    &handler_transport_cbs, h);
@@ -1128,10 +1166,27 @@ handler_internal_reply(struct handler *h, struct internal_call *ic,
     struct json_object *msg, int is_error)
 {
 	struct json_object	*result, *items, *next;
+	char			 why[256];
 	int			 i;
 
 	if (ic->kind == INTERNAL_PING) {
 		h->ping_id = 0;
+		return;
+	}
+	/* The server wants more scope than the token has before it can be
+	 * used at all (403 insufficient_scope while connecting). */
+	if (is_error && jsonrpc_error_code(msg) == RELAY_ERR_NEEDS_AUTH &&
+	    (h->state == HANDLER_CONNECTING ||
+	    h->state == HANDLER_INITIALIZING)) {
+		snprintf(why, sizeof why, "%s", jsonrpc_error_message(msg) !=
+		    NULL ? jsonrpc_error_message(msg) : "needs authorization");
+		if (handler_error_wants_login(msg))
+			handler_needs_auth(h, why);
+		else {
+			/* The step-up limit: a login would not help. */
+			h->fatal_errno = EACCES;
+			handler_connect_failed(h, FAIL_PROTOCOL_ERROR, why);
+		}
 		return;
 	}
 	if (ic->kind == INTERNAL_REPLAY) {
@@ -1504,6 +1559,70 @@ handler_note_client_setup(struct handler *h, struct request *r)
 	}
 }
 
+/* -32008 naming the command that helps. */
+static void
+handler_fail_needs_auth(struct handler *h, struct request *r)
+{
+	struct json_object	*d;
+	char			 msg[512], cmd[300];
+
+	snprintf(cmd, sizeof cmd, "mcprelayctl login %s", h->name);
+	snprintf(msg, sizeof msg, "server '%s' needs authorization: run "
+	    "'%s'", h->name, cmd);
+	d = handler_error_data(h, r);
+	json_object_object_add(d, "action", json_object_new_string("login"));
+	json_object_object_add(d, "command", json_object_new_string(cmd));
+	h->counters.errors++;
+	h->errors_by_code[HANDLER_ERROR_CODES]++;
+	r->handler = NULL;
+	request_fail(r, RELAY_ERR_NEEDS_AUTH, msg, d);
+}
+
+/*
+ * The server wants a login: not a failure of the server, so no retry and
+ * no breaker; what waits fails with -32008.  The transport answered the
+ * requests it saw refused with -32008 already; the others in flight are
+ * handled as for any lost connection (those safe to repeat wait in the
+ * queue and fail with -32008, the rest may have run: -32015).
+ */
+static void
+handler_needs_auth(struct handler *h, const char *why)
+{
+	struct request	*r;
+
+	if (h->state == HANDLER_READY)
+		h->counters.disconnects++;
+	handler_drop_transport(h);
+	h->attempt = 0;
+	h->prev_delay = 0;
+	h->probing = 0;
+	handler_set_state(h, HANDLER_NEEDS_AUTH, why);
+	handler_salvage_inflight(h);
+	while ((r = TAILQ_FIRST(&h->queue)) != NULL) {
+		TAILQ_REMOVE(&h->queue, r, entry);
+		h->nqueued--;
+		request_cancel_timer(r);
+		handler_fail_needs_auth(h, r);
+	}
+}
+
+/* A login gave a token: connect now if waiting for one. */
+static void
+handler_oauth_logged_in_cb(void *arg)
+{
+	struct handler	*h = arg;
+
+	switch (h->state) {
+	case HANDLER_NEEDS_AUTH:
+	case HANDLER_BACKOFF:
+	case HANDLER_FAILED:
+		handler_reconnect(h, "logged in");
+		break;
+	default:
+		break;
+	}
+}
+
 void
 handler_submit(struct handler *h, struct request *r)
 {
@@ -1564,6 +1683,9 @@ handler_dispatch(struct handler *h, struct request *r)
 			    "(retries exhausted: %s)", h->name, h->reason);
 			handler_fail_request(h, r, RELAY_ERR_UNAVAILABLE, msg);
 		}
+		return;
+	case HANDLER_NEEDS_AUTH:
+		handler_fail_needs_auth(h, r);
 		return;
 	case HANDLER_DRAINING:
 	case HANDLER_STOPPED:
@@ -1667,6 +1789,8 @@ void
 handler_set_config(struct handler *h, const struct config_server *cfg)
 {
 	h->cfg = cfg;
+	if (h->oauth != NULL)
+		oauth_set_config(h->oauth, cfg);
 }
 
 void
@@ -2332,6 +2456,12 @@ handler_transport_closed_cb(void *arg, enum upstream_close_reason reason,
 
 	snprintf(why, sizeof why, "%s", detail != NULL ? detail :
 	    upstream_close_reason_name(reason));
+	if (reason == UPSTREAM_CLOSE_UNAUTHORIZED &&
+	    (h->state == HANDLER_READY || h->state == HANDLER_CONNECTING ||
+	    h->state == HANDLER_INITIALIZING)) {
+		handler_needs_auth(h, why);
+		return;
+	}
 	h->last_status = reason == UPSTREAM_CLOSE_HTTP_STATUS ||
 	    reason == UPSTREAM_CLOSE_SESSION_EXPIRED ? err : 0;
 	switch (h->state) {
@@ -2377,6 +2507,7 @@ handler_reconnect(struct handler *h, const char *reason)
 		break;
 	case HANDLER_BACKOFF:
 	case HANDLER_FAILED:
+	case HANDLER_NEEDS_AUTH:
 		h->probing = 0;
 		h->attempt = 0;
 		handler_set_state(h, HANDLER_CONNECTING, reason);
@@ -2444,6 +2575,7 @@ handler_disable(struct handler *h, const char *reason)
 	case HANDLER_INITIALIZING:
 	case HANDLER_BACKOFF:
 	case HANDLER_FAILED:
+	case HANDLER_NEEDS_AUTH:
 		handler_halt(h, reason);
 		break;
 	default:
@@ -3232,6 +3364,8 @@ handler_stats_json(const struct handler *h)
 	    h->counters.starts - 1 : 0);
 	json_object_object_add(o, "process", p);
 	json_object_object_add(o, "operations", handler_operations_json(h));
+	if (h->oauth != NULL)
+		json_object_object_add(o, "auth", oauth_status_json(h->oauth));
 	return o;
 }
 

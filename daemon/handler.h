@@ -19,6 +19,7 @@ struct config_server;
 struct relay;
 struct retry_event;
 struct handler;
+struct oauth;
 struct session;
 
 enum handler_state {
@@ -33,6 +34,9 @@ enum handler_state {
 	HANDLER_STOPPING,	/* closing the transport */
 	HANDLER_DRAINING,	/* disabled by the operator: no new requests,
 				   the in-flight ones finish, then STOPPING */
+	HANDLER_NEEDS_AUTH,	/* auth: oauth and no usable token: requests
+				   fail with -32008 until mcprelayctl login;
+				   not a failure (no retries, no breaker) */
 	HANDLER_NSTATES
 };
 
@@ -129,6 +133,8 @@ void		 handler_set_owner(struct handler *, struct session *);
 struct session	*handler_owner(const struct handler *);
 
 const char	*handler_name(const struct handler *);
+/* The server's OAuth client (auth: oauth), or NULL. */
+struct oauth	*handler_oauth(const struct handler *);
 enum handler_state handler_state(const struct handler *);
 const char	*handler_state_name(enum handler_state);
 /* True while a first set of lists is still to come (connect cycle). */

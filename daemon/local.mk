@@ -29,7 +29,8 @@ libmcpdaemon_a_SOURCES = \
 	daemon/upstream-stdio.c daemon/upstream-stdio.h \
 	daemon/http-client.c daemon/http-client.h \
 	daemon/upstream-http.c daemon/upstream-http.h \
-	daemon/upstream-sse.c daemon/upstream-sse.h
+	daemon/upstream-sse.c daemon/upstream-sse.h \
+	daemon/oauth.c daemon/oauth.h
 
 DAEMON_LIBS = libmcpdaemon.a $(CONFIG_LIBS) $(COMMON_LIBS) $(OPENSSL_LIBS) \
 	$(SYSTEMD_LIBS)

@@ -322,7 +322,7 @@ stats_server_brief(struct json_object *full)
 {
 	static const char *const top[] = {
 		"name", "type", "protocol", "state", "stateSeconds", "reason",
-		"disabled", NULL
+		"disabled", "auth", NULL
 	};
 	struct json_object	*o, *part, *v;
 	int			 i;

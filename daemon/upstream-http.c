@@ -22,8 +22,10 @@
 #include "compat-queue.h"
 #include "era.h"
 #include "http-client.h"
+#include "errors.h"
 #include "jsonrpc.h"
 #include "log.h"
+#include "oauth.h"
 #include "sse.h"
 #include "upstream-http.h"
 #include "upstream.h"
@@ -64,6 +66,7 @@ upstream_remote_init(struct upstream_remote *r, struct upstream *up,
 
 	memset(r, 0, sizeof *r);
 	r->up = up;
+	r->oauth = spec->oauth;
 	r->connect_timeout = spec->connect_timeout;
 	r->request_timeout = spec->request_timeout;
 	r->shutdown_timeout = spec->shutdown_timeout > 0 ?
@@ -156,15 +159,20 @@ upstream_remote_fini(struct upstream_remote *r)
 
 struct http_request *
 upstream_remote_request(struct upstream_remote *r, const char *method,
-    const char *target, const struct http_request_cbs *cbs, void *arg)
+    const char *target, const struct http_request_cbs *cbs, void *arg,
+    unsigned *gen)
 {
 	struct http_request	*req;
+	const char		*bearer;
 	size_t			 i;
 
 	req = http_request_new(r->client, method, target, cbs, arg);
 	for (i = 0; i < r->nheaders; i++)
 		http_request_add_header(req, r->hnames[i], r->hvalues[i]);
-	if (r->authorization != NULL)
+	if (r->oauth != NULL) {
+		if ((bearer = oauth_authorization(r->oauth, gen)) != NULL)
+			http_request_add_header(req, "Authorization", bearer);
+	} else if (r->authorization != NULL)
 		http_request_add_header(req, "Authorization",
 		    r->authorization);
 	return req;
@@ -408,6 +416,12 @@ struct uhttp_stream {
 	int			 attempts;	/* resumes in a row */
 	int			 opens;		/* GETs made */
 	int			 dead;
+	char			*body;		/* a POST's message, to send
+						   again after a refresh */
+	size_t			 body_len;
+	unsigned		 auth_gen;	/* of the token it carried */
+	int			 auth_retries;
+	struct oauth_wait	 auth_wait;
 	TAILQ_ENTRY(uhttp_stream) entry;
 };
 TAILQ_HEAD(uhttp_stream_list, uhttp_stream);
@@ -521,6 +535,7 @@ uhttp_stream_destroy(struct uhttp_stream *s)
 {
 	json_object_put(s->id);
 	json_object_put(s->cancels);
+	free(s->body);
 	free(s->last_id);
 	free(s->prev_id);
 	free(s);
@@ -535,6 +550,7 @@ uhttp_stream_free(struct uhttp_stream *s)
 	if (s->dead)
 		return;
 	s->dead = 1;
+	oauth_wait_cancel(u->r.oauth, &s->auth_wait);
 	if (s->req != NULL)
 		http_request_cancel(s->req);
 	s->req = NULL;
@@ -686,7 +702,7 @@ uhttp_stream_get(struct uhttp_stream *s)
 	struct http_request	*req;
 
 	req = upstream_remote_request(&u->r, "GET", u->r.url.target,
-	    &uhttp_cbs, s);
+	    &uhttp_cbs, s, &s->auth_gen);
 	http_request_add_header(req, "Accept", "text/event-stream");
 	uhttp_add_session_headers(u, req, s);
 	if (s->last_id != NULL)
@@ -857,6 +873,132 @@ uhttp_cancelled(struct upstream_http *u, struct json_object *request_id)
 	}
 }
 
+static void	uhttp_stream_post(struct uhttp_stream *);
+
+/*
+ * Only a login helps: the request the server refused is answered -32008
+ * (it never ran), then the transport ends with UNAUTHORIZED.
+ */
+static void
+uhttp_needs_login(struct uhttp_stream *s)
+{
+	struct upstream_http	*u = s->u;
+	struct json_object	*answer, *data;
+	const char		*text;
+	char			 msg[256], cmd[160];
+	size_t			 len;
+
+	snprintf(cmd, sizeof cmd, "mcprelayctl login %s", u->up.name);
+	snprintf(msg, sizeof msg, "server '%s' needs authorization: run '%s'",
+	    u->up.name, cmd);
+	if (s->id != NULL && !s->is_initialize && s->kind == UHTTP_POST) {
+		data = json_object_new_object();
+		json_object_object_add(data, "server",
+		    json_object_new_string(u->up.name));
+		json_object_object_add(data, "httpStatus",
+		    json_object_new_int(401));
+		json_object_object_add(data, "action",
+		    json_object_new_string("login"));
+		json_object_object_add(data, "command",
+		    json_object_new_string(cmd));
+		answer = jsonrpc_error_new(s->id, RELAY_ERR_NEEDS_AUTH, msg,
+		    data);
+		text = jsonrpc_to_string(answer, &len);
+		upstream_emit_message(&u->up, text, len);
+		json_object_put(answer);
+		if (u->dead)
+			return;
+	}
+	uhttp_fail(u, UPSTREAM_CLOSE_UNAUTHORIZED, 401, 0, "%s", msg);
+}
+
+/* A refresh this stream waited for ended. */
+static void
+uhttp_auth_ready_cb(void *arg, int ok)
+{
+	struct uhttp_stream	*s = arg;
+	struct upstream_http	*u = s->u;
+
+	if (s->dead || u->state != UHTTP_OPEN)
+		return;
+	uhttp_hold(u);
+	if (ok) {
+		log_debug("server %s: sending a request again with the new "
+		    "access token", u->up.name);
+		if (s->kind == UHTTP_GET || s->resuming)
+			uhttp_stream_get(s);
+		else
+			uhttp_stream_post(s);
+	} else if (oauth_state(u->r.oauth) == OAUTH_NEEDS_LOGIN)
+		uhttp_needs_login(s);
+	else
+		uhttp_fail(u, UPSTREAM_CLOSE_CONNECT_FAILED, 0, 0, "the access "
+		    "token could not be refreshed");
+	uhttp_release(u);
+}
+
+/*
+ * 401 or 403 with an oauth client: wait for a refresh and send again, or
+ * fail the request (403 insufficient_scope), or end with UNAUTHORIZED.
+ * 0 when it is none of these (a 403 that is not about scope).
+ */
+static int
+uhttp_unauthorized(struct uhttp_stream *s, const struct http_result *res)
+{
+	struct upstream_http		*u = s->u;
+	const struct http_response	*r = res->response;
+	const char			*hdr;
+	struct json_object		*answer, *data;
+	const char			*text;
+	char				 msg[512];
+	size_t				 len;
+	int				 login;
+
+	hdr = http_response_header(r, "WWW-Authenticate");
+	if (r->status == 403) {
+		if (hdr == NULL || strstr(hdr, "insufficient_scope") == NULL)
+			return 0;
+		oauth_refused(u->r.oauth, 403, hdr, s->auth_gen,
+		    &s->auth_wait);
+		login = oauth_step_up_message(u->r.oauth, msg, sizeof msg);
+		log_warnx("server %s: %s", u->up.name, msg);
+		if (s->is_initialize || s->id == NULL) {
+			if (s->is_initialize)
+				uhttp_fail(u, UPSTREAM_CLOSE_UNAUTHORIZED, 403,
+				    0, "%s", msg);
+			else
+				uhttp_stream_free(s);
+			return 1;
+		}
+		data = json_object_new_object();
+		json_object_object_add(data, "server",
+		    json_object_new_string(u->up.name));
+		json_object_object_add(data, "httpStatus",
+		    json_object_new_int(403));
+		if (login)
+			json_object_object_add(data, "action",
+			    json_object_new_string("login"));
+		answer = jsonrpc_error_new(s->id, RELAY_ERR_NEEDS_AUTH, msg,
+		    data);
+		text = jsonrpc_to_string(answer, &len);
+		upstream_emit_message(&u->up, text, len);
+		json_object_put(answer);
+		if (!u->dead)
+			uhttp_stream_free(s);
+		return 1;
+	}
+	/* A token refused twice in a row for this request is no token. */
+	if (s->auth_retries++ < 2) {
+		s->auth_wait.fn = uhttp_auth_ready_cb;
+		s->auth_wait.arg = s;
+		if (oauth_refused(u->r.oauth, 401, hdr, s->auth_gen,
+		    &s->auth_wait))
+			return 1;
+	}
+	uhttp_needs_login(s);
+	return 1;
+}
+
 /* A status that refuses a request, a notification or a GET. */
 static void
 uhttp_refused(struct uhttp_stream *s, const struct http_result *res)
@@ -871,6 +1013,10 @@ uhttp_refused(struct uhttp_stream *s, const struct http_result *res)
 	int				 get = s->kind == UHTTP_GET ||
 					    s->resuming;
 
+	if (u->r.oauth != NULL && (r->status == 401 || r->status == 403)) {
+		if (uhttp_unauthorized(s, res))
+			return;
+	}
 	/* A request the server refused unrun goes again on the next
 	 * connection, whatever its method. */
 	if (!get && s->id != NULL && (upstream_remote_never_ran(HTTP_ERR_NONE,
@@ -1138,15 +1284,50 @@ uhttp_start(struct upstream *up)
 	return 0;
 }
 
+/* POST a stream's message (again, after a refresh). */
+static void
+uhttp_stream_post(struct uhttp_stream *s)
+{
+	struct upstream_http	*u = s->u;
+	struct json_object	*msg, *params, *name, *schema = NULL;
+	struct http_request	*req;
+	const char		*method;
+	int			 modern = 0;
+
+	req = upstream_remote_request(&u->r, "POST", u->r.url.target,
+	    &uhttp_cbs, s, &s->auth_gen);
+	http_request_add_header(req, "Accept", UHTTP_ACCEPT);
+	/* A 2026-07-28 request stands alone: no session, and its version
+	 * and standard headers come from its own body. */
+	if ((msg = jsonrpc_parse(s->body, s->body_len, NULL)) != NULL &&
+	    (modern = era_is_modern(msg))) {
+		method = jsonrpc_method(msg);
+		if (method != NULL && strcmp(method, "tools/call") == 0 &&
+		    (params = jsonrpc_params(msg)) != NULL &&
+		    json_object_object_get_ex(params, "name", &name) &&
+		    json_object_is_type(name, json_type_string))
+			schema = upstream_tool_schema(&u->up,
+			    json_object_get_string(name));
+		era_add_http_headers(msg, schema, uhttp_add_header_cb, req);
+	}
+	json_object_put(msg);
+	if (!s->is_initialize && !modern)
+		uhttp_add_session_headers(u, req, s);
+	http_request_set_body(req, "application/json", s->body, s->body_len);
+	/* For the headers and a JSON body; a stream may take longer. */
+	if (u->r.request_timeout > 0)
+		http_request_set_timeout(req, u->r.request_timeout + 1.0);
+	s->req = req;
+	http_request_start(req);
+}
+
 static int
 uhttp_send(struct upstream *up, const char *json, size_t len)
 {
 	struct upstream_http	*u = uhttp_of(up);
 	struct uhttp_stream	*s;
-	struct json_object	*msg, *params, *rid, *name, *schema = NULL;
-	struct http_request	*req;
+	struct json_object	*msg, *params, *rid;
 	const char		*method;
-	int			 modern;
 
 	if (u->state != UHTTP_OPEN) {
 		errno = ENOTCONN;
@@ -1170,29 +1351,12 @@ uhttp_send(struct upstream *up, const char *json, size_t len)
 		    json_object_object_get_ex(params, "requestId", &rid))
 			s->cancels = jsonrpc_id_copy(rid);
 	}
-	req = upstream_remote_request(&u->r, "POST", u->r.url.target,
-	    &uhttp_cbs, s);
-	http_request_add_header(req, "Accept", UHTTP_ACCEPT);
-	/* A 2026-07-28 request stands alone: no session, and its version
-	 * and standard headers come from its own body. */
-	if ((modern = era_is_modern(msg))) {
-		if (method != NULL && strcmp(method, "tools/call") == 0 &&
-		    (params = jsonrpc_params(msg)) != NULL &&
-		    json_object_object_get_ex(params, "name", &name) &&
-		    json_object_is_type(name, json_type_string))
-			schema = upstream_tool_schema(up,
-			    json_object_get_string(name));
-		era_add_http_headers(msg, schema, uhttp_add_header_cb, req);
-	}
 	json_object_put(msg);
-	if (!s->is_initialize && !modern)
-		uhttp_add_session_headers(u, req, s);
-	http_request_set_body(req, "application/json", json, len);
-	/* For the headers and a JSON body; a stream may take longer. */
-	if (u->r.request_timeout > 0)
-		http_request_set_timeout(req, u->r.request_timeout + 1.0);
-	s->req = req;
-	http_request_start(req);
+	s->body = xmalloc(len + 1);
+	memcpy(s->body, json, len);
+	s->body[len] = '\0';
+	s->body_len = len;
+	uhttp_stream_post(s);
 	return 0;
 }
 
@@ -1227,7 +1391,7 @@ uhttp_close(struct upstream *up)
 	}
 	/* The server may free the session at once (spec: SHOULD). */
 	req = upstream_remote_request(&u->r, "DELETE", u->r.url.target,
-	    &uhttp_delete_cbs, u);
+	    &uhttp_delete_cbs, u, NULL);
 	uhttp_add_session_headers(u, req, NULL);
 	http_request_set_timeout(req, u->r.shutdown_timeout);
 	u->del = req;

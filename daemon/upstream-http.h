@@ -15,6 +15,7 @@
 
 struct event_base;
 struct json_object;
+struct oauth;
 
 /* Default wait before resuming a broken SSE stream without retry:. */
 #define UPSTREAM_HTTP_DEFAULT_RETRY	1.0
@@ -45,6 +46,9 @@ struct upstream_remote_spec {
 	double					 request_timeout;
 	double					 shutdown_timeout; /* DELETE */
 	size_t					 max_message;
+	struct oauth				*oauth;	/* auth: oauth; borrowed,
+							   outlives the
+							   transport */
 };
 
 /*
@@ -65,6 +69,11 @@ struct upstream_remote_spec {
  * server's JSON-RPC error when its body is one, else -32603 naming the
  * status.
  *
+ * With an oauth client, every request carries its access token; a 401 waits
+ * for a refresh and the request is sent again (it was refused, so it never
+ * ran); when only a login helps the transport closes with UNAUTHORIZED.  A
+ * 403 insufficient_scope fails that request with -32008.
+ *
  * upstream_close() DELETEs the session (within shutdown_timeout), then
  * reports REQUESTED.
  */
@@ -84,6 +93,7 @@ struct upstream_remote {
 	char			**hvalues;
 	size_t			 nheaders;
 	char			*authorization;	/* from the URL's user info */
+	struct oauth		*oauth;		/* or NULL */
 	double			 connect_timeout;
 	double			 request_timeout;
 	double			 shutdown_timeout;
@@ -98,10 +108,11 @@ int		 upstream_remote_init(struct upstream_remote *,
 		    const struct upstream_remote_spec *, char *err,
 		    size_t errlen);
 void		 upstream_remote_fini(struct upstream_remote *);
-/* A request on the server's origin with the configured headers. */
+/* A request on the server's origin with the configured headers and the
+ * access token (its generation into *gen when not NULL). */
 struct http_request *upstream_remote_request(struct upstream_remote *,
 		    const char *method, const char *target,
-		    const struct http_request_cbs *, void *arg);
+		    const struct http_request_cbs *, void *arg, unsigned *gen);
 /* The close reason for an exchange that failed below HTTP. */
 enum upstream_close_reason upstream_remote_failure_reason(enum http_error);
 /* The close reason and wait for a status that ends the connection. */

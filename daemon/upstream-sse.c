@@ -19,6 +19,7 @@
 #include "http-client.h"
 #include "jsonrpc.h"
 #include "log.h"
+#include "oauth.h"
 #include "sse.h"
 #include "upstream-http.h"
 #include "upstream-sse.h"
@@ -72,6 +73,8 @@ struct upstream_sse {
 
 	int			 depth;
 	int			 dead;
+	unsigned		 auth_gen;	/* the stream's token */
+	struct oauth_wait	 auth_wait;
 };
 
 static void	usse_report_cb(evutil_socket_t, short, void *);
@@ -138,6 +141,7 @@ usse_stop(struct upstream_sse *u)
 {
 	struct usse_post	*p;
 
+	oauth_wait_cancel(u->r.oauth, &u->auth_wait);
 	if (u->stream != NULL)
 		http_request_cancel(u->stream);
 	u->stream = NULL;
@@ -222,12 +226,47 @@ usse_pump(struct upstream_sse *u)
 	TAILQ_REMOVE(&u->queue, p, entry);
 	u->inflight = p;
 	req = upstream_remote_request(&u->r, "POST", u->endpoint.target,
-	    &usse_post_cbs, u);
+	    &usse_post_cbs, u, NULL);
 	http_request_set_body(req, "application/json", p->body, p->len);
 	if (u->r.request_timeout > 0)
 		http_request_set_timeout(req, u->r.request_timeout);
 	u->post = req;
 	http_request_start(req);
+}
+
+/* The refresh a 401 waited for ended: reconnect with the new token. */
+static void
+usse_auth_ready_cb(void *arg, int ok)
+{
+	struct upstream_sse	*u = arg;
+
+	usse_hold(u);
+	if (ok)
+		usse_fail(u, UPSTREAM_CLOSE_IO_ERROR, 0, 0, "the access token "
+		    "was refreshed: connecting again");
+	else if (oauth_state(u->r.oauth) == OAUTH_NEEDS_LOGIN)
+		usse_fail(u, UPSTREAM_CLOSE_UNAUTHORIZED, 401, 0, "server "
+		    "'%s' needs authorization: run 'mcprelayctl login %s'",
+		    u->up.name, u->up.name);
+	else
+		usse_fail(u, UPSTREAM_CLOSE_CONNECT_FAILED, 0, 0, "the access "
+		    "token could not be refreshed");
+	usse_release(u);
+}
+
+/* A 401 with an oauth client: the session is over either way; with a
+ * refresh under way the report waits for it. */
+static void
+usse_unauthorized(struct upstream_sse *u, const struct http_response *r)
+{
+	u->auth_wait.fn = usse_auth_ready_cb;
+	u->auth_wait.arg = u;
+	if (oauth_refused(u->r.oauth, 401, http_response_header(r,
+	    "WWW-Authenticate"), u->auth_gen, &u->auth_wait))
+		return;
+	usse_fail(u, UPSTREAM_CLOSE_UNAUTHORIZED, 401, 0, "server '%s' needs "
+	    "authorization: run 'mcprelayctl login %s'", u->up.name,
+	    u->up.name);
 }
 
 static void
@@ -257,6 +296,11 @@ usse_post_done(struct upstream_sse *u, const struct http_result *res)
 	if (r->status >= 200 && r->status < 300) {
 		usse_post_free(p);
 		usse_pump(u);
+		return;
+	}
+	if (r->status == 401 && u->r.oauth != NULL) {
+		usse_post_free(p);
+		usse_unauthorized(u, r);
 		return;
 	}
 	if (upstream_remote_says_session(r->status, res->body)) {
@@ -379,6 +423,10 @@ usse_stream_done(struct upstream_sse *u, const struct http_result *res)
 			    res->error), res->err, 0, "%s", res->detail);
 		return;
 	}
+	if (r->status == 401 && u->r.oauth != NULL) {
+		usse_unauthorized(u, r);
+		return;
+	}
 	if (r->status >= 200 && r->status < 300) {
 		usse_fail(u, UPSTREAM_CLOSE_PROTOCOL, EPROTO, 0, "%s answered "
 		    "GET with HTTP %d but no event stream", u->r.where,
@@ -428,7 +476,7 @@ usse_start(struct upstream *up)
 	}
 	log_debug("server %s: HTTP+SSE at %s", up->name, u->r.where);
 	req = upstream_remote_request(&u->r, "GET", u->r.url.target,
-	    &usse_stream_cbs, u);
+	    &usse_stream_cbs, u, &u->auth_gen);
 	http_request_add_header(req, "Accept", "text/event-stream");
 	/* For the headers; the stream then stays open. */
 	if (u->r.connect_timeout > 0)

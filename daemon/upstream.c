@@ -24,6 +24,7 @@ static const char *const upstream_close_reason_names[] = {
 	[UPSTREAM_CLOSE_SESSION_EXPIRED] = "session-expired",
 	[UPSTREAM_CLOSE_TIMEOUT] = "timeout",
 	[UPSTREAM_CLOSE_CONFIG] = "config",
+	[UPSTREAM_CLOSE_UNAUTHORIZED] = "unauthorized",
 };
 
 const char *

@@ -44,6 +44,8 @@ enum upstream_close_reason {
 	UPSTREAM_CLOSE_CONFIG,		/* the transport cannot be set up
 					   (URL, header, TLS files); err
 					   EINVAL */
+	UPSTREAM_CLOSE_UNAUTHORIZED,	/* 401 and no token can be had
+					   without a login (oauth.h); err 401 */
 };
 
 /*

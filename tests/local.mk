@@ -44,6 +44,7 @@ EXTRA_DIST += tests/integration/demo-server.test.sh tests/integration/run.sh \
 	tests/integration/remote-sse.test.mjs \
 	tests/integration/eras.test.mjs \
 	tests/integration/retry-rules.test.mjs \
+	tests/integration/oauth.test.mjs \
 	tests/integration/lib/harness.mjs tests/integration/lib/selftest.mjs \
 	tests/integration/lib/pidwrap.sh tests/integration/lib/fault-proxy.mjs \
 	tests/integration/lib/everything.mjs \

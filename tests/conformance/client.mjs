@@ -7,7 +7,16 @@
 // at, makes the calls the scenario asks for (MCP_CONFORMANCE_CONTEXT) or
 // its usual ones, and answers server->client requests from their schema.
 //
-// Environment: MCPRELAYD (the daemon binary), MCP_CONFORMANCE_SCENARIO,
+// For the authorization scenarios (auth/*) the server has `auth: type:
+// oauth` (with the scenario's pre-registered credentials, and the suite's
+// Client ID Metadata Document URL); once the daemon has met the 401, this
+// runs `mcprelayctl login` and plays the browser: a GET of the
+// authorization URL whose redirect (the scenario's server answers at once)
+// is followed to the daemon's loopback listener.  A call refused with
+// -32008 and data.action "login" (step-up) is logged in again and retried.
+//
+// Environment: MCPRELAYD (the daemon binary), MCPRELAYCTL,
+// MCP_CONFORMANCE_SCENARIO,
 // MCP_CONFORMANCE_PROTOCOL_VERSION, MCP_CONFORMANCE_CONTEXT (from the
 // suite), CLIENT_LOG_DIR (where to keep the daemon's config and log).
 // Exit status 0 when the agent's calls went as the scenario intends.
@@ -24,6 +33,11 @@ const context = process.env.MCP_CONFORMANCE_CONTEXT ?
     JSON.parse(process.env.MCP_CONFORMANCE_CONTEXT) : {};
 const modern = version >= MODERN;
 const mcprelayd = process.env.MCPRELAYD;
+const mcprelayctl = process.env.MCPRELAYCTL ??
+    path.join(path.dirname(mcprelayd ?? '.'), 'mcprelayctl');
+const isAuth = scenario.startsWith('auth/');
+// The URL the suite's CIMD scenario expects as client_id.
+const CIMD_URL = 'https://conformance-test.local/client-metadata.json';
 
 function say(...a) {
 	process.stderr.write(`client.mjs: ${a.join(' ')}\n`);
@@ -33,12 +47,31 @@ function say(...a) {
 // folder of its own: a socket path has at most 107 bytes).
 async function startDaemon(dir, sockdir) {
 	const cfg = path.join(dir, 'mcprelay.yaml');
+	const auth = [];
+	if (isAuth) {
+		auth.push('    auth:', '      type: oauth',
+		    `      token_file: ${path.join(dir, 'tokens', 'up.json')}`,
+		    `      client_metadata_url: ${CIMD_URL}`);
+		// The client credentials extension: no person, no login.
+		if (scenario.startsWith('auth/client-credentials'))
+			auth.push('      grant: client_credentials');
+		if (context.client_id !== undefined)
+			auth.push(`      client_id: ${JSON.stringify(
+			    context.client_id)}`);
+		if (context.client_secret !== undefined) {
+			const f = path.join(dir, 'client-secret');
+			fs.writeFileSync(f, context.client_secret + '\n',
+			    { mode: 0o600 });
+			auth.push(`      client_secret_file: ${f}`);
+		}
+	}
 	fs.writeFileSync(cfg, [
 	    'log:', '  level: debug',
 	    'listen:', '  http: 127.0.0.1:0',
 	    'control:', `  socket: ${path.join(sockdir, 'control.sock')}`,
 	    'defaults:', '  request_timeout: 20s',
-	    'servers:', '  up:', '    type: http', `    url: ${upstream}`, ''
+	    'servers:', '  up:', '    type: http', `    url: ${upstream}`,
+	    ...auth, ''
 	].join('\n'));
 	const log = fs.openSync(path.join(dir, 'mcprelayd.log'), 'w');
 	const child = spawn(mcprelayd, ['-f', '-c', cfg],
@@ -64,6 +97,77 @@ async function startDaemon(dir, sockdir) {
 		});
 	});
 	return { child, url };
+}
+
+// mcprelayctl with the daemon's socket; resolves to its exit code.
+function ctl(sock, args, onLine) {
+	return new Promise((resolve) => {
+		const child = spawn(mcprelayctl, [...args, '--socket', sock],
+		    { stdio: ['ignore', 'pipe', 'pipe'] });
+		let buf = '';
+		child.stdout.on('data', (d) => {
+			buf += d;
+			let i;
+			while ((i = buf.indexOf('\n')) >= 0) {
+				const line = buf.slice(0, i);
+				buf = buf.slice(i + 1);
+				onLine?.(line);
+			}
+		});
+		child.stderr.on('data', (d) => say(`mcprelayctl: ${d}`.trim()));
+		const t = setTimeout(() => child.kill('SIGKILL'), 25000);
+		child.on('exit', (code) => {
+			clearTimeout(t);
+			resolve(code);
+		});
+	});
+}
+
+// The server's state, as mcprelayctl servers --json says.
+async function serverState(sock) {
+	let out = '';
+	await ctl(sock, ['servers', '--json'], (l) => { out += l; });
+	try {
+		return JSON.parse(out).find((s) => s.name === 'up')?.state;
+	} catch {
+		return undefined;
+	}
+}
+
+async function waitState(sock, states, ms) {
+	const end = Date.now() + ms;
+	let st;
+	while (Date.now() < end) {
+		st = await serverState(sock);
+		if (states.includes(st))
+			return st;
+		await new Promise((r) => setTimeout(r, 100));
+	}
+	return st;
+}
+
+// mcprelayctl login, with this as the browser: the authorization URL is
+// fetched and its redirects followed to the daemon's loopback listener.
+async function login(sock) {
+	let browsed = null;
+	const code = await ctl(sock, ['login', 'up', '--json'], (line) => {
+		let ev;
+		try {
+			ev = JSON.parse(line);
+		} catch {
+			return;
+		}
+		if (ev.phase === 'authorize')
+			browsed = fetch(ev.url, { redirect: 'follow',
+			    signal: AbortSignal.timeout(15000) })
+			    .then((r) => r.text()).catch((e) =>
+			    say(`browser: ${e.message}`));
+		else if (ev.phase === 'failed')
+			say(`login failed: ${ev.message}`);
+	});
+	await browsed;
+	if (code !== 0)
+		throw new Error(`mcprelayctl login exited ${code}`);
 }
 
 function stopDaemon(child) {
@@ -245,7 +349,19 @@ class Agent {
 	// retried as the multi-round-trip pattern says, a bounded number of
 	// times.
 	async call(method, params) {
-		let result = await this.request(method, params);
+		let result;
+		for (let logins = 0; ; logins++) {
+			try {
+				result = await this.request(method, params);
+				break;
+			} catch (e) {
+				if (e.rpc?.code !== -32008 ||
+				    e.rpc?.data?.action !== 'login' ||
+				    logins >= 5 || !this.sock)
+					throw e;
+				await login(this.sock);
+			}
+		}
 		for (let round = 0; round < 8 &&
 		    result?.resultType === 'input_required'; round++)
 			result = await this.request(method,
@@ -370,8 +486,26 @@ async function main() {
 		throw e;
 	});
 	let failure = null;
+	const sock = path.join(sockdir, 'control.sock');
 	try {
+		if (isAuth) {
+			// The daemon meets the 401 (and its challenge) first.
+			let st = await waitState(sock, ['needs_auth', 'ready'],
+			    10000);
+			// A server that refuses the new token at once (it
+			// moved to another authorization server) is logged
+			// in again, as an operator would: a few times.
+			for (let n = 0; st !== 'ready'; n++) {
+				if (n === 3)
+					throw new Error(`server state ${st} ` +
+					    'after 3 logins');
+				await login(sock);
+				st = await waitState(sock, ['ready',
+				    'needs_auth'], 10000);
+			}
+		}
 		const a = new Agent(url);
+		a.sock = sock;
 		await a.open();
 		if (modern) {
 			const d = await a.request('server/discover')

@@ -162,7 +162,8 @@ itest('stats --json counts exactly what the demo server did: failed ' +
 	    jitter_factor: 0.1, jitter_mode: 'proportional',
 	    attempt_timeout: 0, deadline: 0 });
 	assert.deepEqual(st.alerts, { retries_per_minute: 0,
-	    consecutive_failures: 0, breaker_open: 0 });
+	    consecutive_failures: 0, breaker_open: 0,
+	    needs_auth: 0 });
 
 	// The whole daemon: one session, seven requests (initialize too).
 	const all = await ctlJson(d, ['stats']);
@@ -263,7 +264,8 @@ itest('a server that keeps failing: the breaker opens, each alert fires ' +
 	assert.equal(st.breaker.transitions, 1);
 	assert.equal(st.breaker.timesOpened, 1);
 	assert.deepEqual(st.alerts, { retries_per_minute: 1,
-	    consecutive_failures: 1, breaker_open: 1 });
+	    consecutive_failures: 1, breaker_open: 1,
+	    needs_auth: 0 });
 	assert.equal(st.requests.total, 1);
 	assert.equal(st.requests.errorsByClass.circuit_open, 1);
 	// Logged once each.

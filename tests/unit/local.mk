@@ -14,6 +14,7 @@ UNIT_TESTS = \
 	tests/unit/test_http_client \
 	tests/unit/test_upstream_remote \
 	tests/unit/test_era \
+	tests/unit/test_oauth \
 	tests/unit/test_control \
 	tests/unit/test_events \
 	tests/unit/test_metrics \
@@ -51,6 +52,8 @@ tests_unit_test_upstream_remote_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_upstream_remote_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_era_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_era_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
+tests_unit_test_oauth_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_oauth_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_control_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_control_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_events_CFLAGS = $(UNIT_CFLAGS)

@@ -1324,6 +1324,48 @@ START_TEST(test_keys_for_another_server_type)
 }
 END_TEST
 
+START_TEST(test_auth_oauth_section)
+{
+	struct config		*cfg;
+	struct config_server	*s;
+
+	cfg = load_ok("servers:\n  gh:\n    type: http\n"
+	    "    url: https://mcp.example/mcp\n"
+	    "    auth:\n      type: oauth\n      client_id: abc\n"
+	    "      client_secret_file: /etc/mcprelay/gh.secret\n"
+	    "      scopes: [repo, read:org]\n      redirect_port: 8765\n"
+	    "  plain:\n    type: http\n    url: https://x.example/mcp\n");
+	s = &cfg->servers[0];
+	ck_assert_int_eq(s->auth.type, CONFIG_AUTH_OAUTH);
+	ck_assert_str_eq(s->auth.client_id, "abc");
+	ck_assert_str_eq(s->auth.client_secret_file,
+	    "/etc/mcprelay/gh.secret");
+	ck_assert_uint_eq(s->auth.nscopes, 2);
+	ck_assert_str_eq(s->auth.scopes[1], "read:org");
+	ck_assert_int_eq(s->auth.redirect_port, 8765);
+	ck_assert_ptr_null(s->auth.token_file);
+	ck_assert_int_eq(cfg->servers[1].auth.type, CONFIG_AUTH_NONE);
+	config_free(cfg);
+	assert_error("servers:\n  a:\n    type: http\n    url: http://h/\n"
+	    "    auth: {client_id: x}\n",
+	    "t.yaml:5:5: servers.a.auth: missing required key 'type'");
+	assert_error("servers:\n  a:\n    type: stdio\n    command: x\n"
+	    "    auth: {type: oauth}\n",
+	    "t.yaml:5:5: servers.a.auth: applies only to http and sse "
+	    "servers");
+	assert_error("servers:\n  a:\n    type: http\n    url: http://h/\n"
+	    "    auth: {type: oauth, grant: client_credentials, "
+	    "client_id: x}\n",
+	    "t.yaml:5:18: servers.a.auth.type: auth.grant "
+	    "client_credentials needs auth.client_id and "
+	    "auth.client_secret_file");
+	assert_error("servers:\n  a:\n    type: http\n    url: http://h/\n"
+	    "    auth: {type: oauth, redirect_port: 70000}\n",
+	    "t.yaml:5:40: servers.a.auth.redirect_port: must be between 0 "
+	    "and 65535 (got 70000)");
+}
+END_TEST
+
 START_TEST(test_fallback_must_name_another_server)
 {
 	assert_error("servers:\n  a:\n    type: stdio\n    command: x\n"
@@ -1786,6 +1828,7 @@ config_suite(void)
 	tcase_add_test(tc, test_server_name_errors);
 	tcase_add_test(tc, test_server_type_and_required_keys);
 	tcase_add_test(tc, test_keys_for_another_server_type);
+	tcase_add_test(tc, test_auth_oauth_section);
 	tcase_add_test(tc, test_fallback_must_name_another_server);
 	tcase_add_test(tc, test_bad_url_scheme);
 	tcase_add_test(tc, test_yaml_syntax_errors_have_positions);
