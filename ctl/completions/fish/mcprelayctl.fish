@@ -1,8 +1,8 @@
 # fish completion for mcprelayctl: commands, options, agents, and server
 # names asked of the running mcprelayd ("mcprelayctl servers --names").
 
-set -l __mcprelayctl_cmds status servers stats watch reconnect disable enable reload show-config metrics rules check-config doctor connect import repoint init help version
-set -l __mcprelayctl_ctl status servers stats watch reconnect disable enable reload show-config metrics rules
+set -l __mcprelayctl_cmds status servers stats watch reconnect disable enable login logout reload show-config metrics rules check-config doctor connect import repoint init help version
+set -l __mcprelayctl_ctl status servers stats watch reconnect disable enable login logout reload show-config metrics rules
 set -l __mcprelayctl_agents claude-code cursor vscode windsurf gemini
 
 function __mcprelayctl_servers
@@ -30,6 +30,8 @@ complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds"
 complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a reconnect -d 'reconnect a server'
 complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a disable -d 'stop a server'
 complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a enable -d 'start a disabled server'
+complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a login -d 'log in to an OAuth server'
+complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a logout -d 'delete OAuth tokens'
 complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a reload -d 're-read the configuration'
 complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a show-config -d 'print the running configuration'
 complete -c mcprelayctl -n "not __fish_seen_subcommand_from $__mcprelayctl_cmds" -a metrics -d 'print Prometheus metrics'
@@ -47,7 +49,8 @@ complete -c mcprelayctl -n "__fish_seen_subcommand_from $__mcprelayctl_ctl" -l j
 complete -c mcprelayctl -n "__fish_seen_subcommand_from $__mcprelayctl_ctl" -l socket -r -F -d 'control socket'
 complete -c mcprelayctl -n "__fish_seen_subcommand_from $__mcprelayctl_ctl" -l config -r -F -d 'configuration file'
 complete -c mcprelayctl -n "__fish_seen_subcommand_from servers" -l names -d 'server names only'
-complete -c mcprelayctl -n "__fish_seen_subcommand_from stats reconnect disable enable connect rules" -a "(__mcprelayctl_servers)" -d server
+complete -c mcprelayctl -n "__fish_seen_subcommand_from stats reconnect disable enable login logout connect rules" -a "(__mcprelayctl_servers)" -d server
+complete -c mcprelayctl -n "__fish_seen_subcommand_from login" -l open -d 'open a browser'
 complete -c mcprelayctl -n "__fish_seen_subcommand_from rules" -l class -r -d 'error class'
 complete -c mcprelayctl -n "__fish_seen_subcommand_from rules" -l http-status -r -d 'HTTP status'
 complete -c mcprelayctl -n "__fish_seen_subcommand_from rules" -l jsonrpc-code -r -d 'JSON-RPC code'
