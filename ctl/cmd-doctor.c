@@ -75,6 +75,7 @@ struct doctor {
 	int		 nfail;
 	/* The running daemon, when its control socket answered status. */
 	struct json_object *status;
+	struct json_object *servers;	/* its "servers" answer */
 	long		 daemon_pid;
 	/* Whom stdio servers run as: the daemon's user, or a guess. */
 	uid_t		 uid;
@@ -168,6 +169,69 @@ doctor_print_report(struct doctor *d, struct doctor_job *j, char *last,
 
 static int	doctor_unix_connect(const char *);
 
+/*
+ * OAuth servers: whether a token is there and for how long, as the running
+ * daemon holds it (the token files are the daemon's, under its state
+ * directory, and never read here).
+ */
+static void
+doctor_oauth(struct doctor *d)
+{
+	const struct config_server	*s;
+	struct json_object		*e, *a;
+	const char			*state;
+	char				 check[160], fix[200];
+	double				 left;
+	size_t				 i, k;
+	int				 any = 0;
+
+	for (i = 0; d->cfg != NULL && i < d->cfg->nservers; i++) {
+		s = &d->cfg->servers[i];
+		if (s->auth.type != CONFIG_AUTH_OAUTH || !s->enabled)
+			continue;
+		any = 1;
+		snprintf(check, sizeof check, "oauth %s", s->name);
+		snprintf(fix, sizeof fix, "mcprelayctl login %s", s->name);
+		a = NULL;
+		for (k = 0; d->servers != NULL &&
+		    k < json_object_array_length(d->servers); k++) {
+			e = json_object_array_get_idx(d->servers, k);
+			if (strcmp(ctl_str(e, "name", ""), s->name) == 0)
+				a = ctl_get(e, "auth");
+		}
+		if (a == NULL) {
+			doctor_line(d, DOCTOR_SKIP, check, NULL, "%s",
+			    d->status == NULL ? "the daemon is not running: "
+			    "it holds the tokens" : "the daemon does not know "
+			    "this server yet: reload");
+			continue;
+		}
+		state = ctl_str(a, "state", "?");
+		left = ctl_get(a, "expiresAt") != NULL ?
+		    (double)ctl_int(a, "expiresAt") - (double)time(NULL) : -1;
+		if (strcmp(state, "needs_login") == 0 ||
+		    (strcmp(state, "no_token") == 0 &&
+		    s->auth.grant == CONFIG_GRANT_AUTHORIZATION_CODE))
+			doctor_line(d, DOCTOR_FAIL, check, fix, "%s",
+			    strcmp(state, "no_token") == 0 ? "never logged in" :
+			    "no usable token: a login is needed");
+		else if (ctl_get(a, "expiresAt") != NULL && left <= 0 &&
+		    !ctl_int(a, "refreshable"))
+			doctor_line(d, DOCTOR_FAIL, check, fix, "the token "
+			    "expired and cannot be refreshed");
+		else if (ctl_get(a, "expiresAt") != NULL)
+			doctor_line(d, DOCTOR_OK, check, NULL, "token %s in "
+			    "%.0f min%s", left > 0 ? "expires" : "expired",
+			    (left > 0 ? left : -left) / 60, ctl_int(a,
+			    "refreshable") ? ", renewed by itself" :
+			    ", not refreshable: log in again before then");
+		else
+			doctor_line(d, DOCTOR_OK, check, NULL, "%s", state);
+	}
+	if (!any)
+		doctor_line(d, DOCTOR_SKIP, "oauth", NULL, "no oauth servers");
+}
+
 /* The status of the daemon at the configured control socket, if any. */
 static void
 doctor_ask_daemon(struct doctor *d, const char *path)
@@ -187,6 +251,8 @@ doctor_ask_daemon(struct doctor *d, const char *path)
 	ctl_set_timeout(c, d->timeout);
 	if (ctl_call(c, "status", NULL, &d->status) != CTL_EXIT_OK)
 		d->status = NULL;
+	else if (ctl_call(c, "servers", NULL, &d->servers) != CTL_EXIT_OK)
+		d->servers = NULL;
 	ctl_close(c);
 	if (d->status == NULL)
 		return;
@@ -1181,11 +1247,11 @@ cmd_doctor(const struct ctl_cmd *self, int argc, char **argv)
 	} else
 		doctor_line(&d, DOCTOR_SKIP, "checks", NULL, "sockets, ports "
 		    "and servers need a valid configuration");
-	/* OAuth (issue 11) is not built: there are no tokens to look at. */
-	doctor_line(&d, DOCTOR_SKIP, "oauth", NULL, "no oauth servers");
+	doctor_oauth(&d);
 	doctor_systemd(&d);
 
 	json_object_put(d.status);
+	json_object_put(d.servers);
 	config_free(d.cfg);
 	if (d.nfail > 0) {
 		printf("%d check%s failed\n", d.nfail, d.nfail == 1 ? "" :

@@ -272,6 +272,19 @@ function ctlJson(d, args) {
 	});
 }
 
+/* mcprelayctl doctor's line about the server's OAuth token. */
+function doctorOauth(dir) {
+	return new Promise((resolve) => {
+		const c = spawn(bin.ctl, ['doctor', '--config', path.join(dir,
+		    'mcprelay.yaml'), '--timeout', '2s'],
+		    { stdio: ['ignore', 'pipe', 'ignore'] });
+		let out = '';
+		c.stdout.on('data', (x) => { out += x; });
+		c.on('close', () => resolve(out.split('\n').find((l) =>
+		    / oauth up: /.test(l))));
+	});
+}
+
 async function serverState(d) {
 	return (await ctlJson(d, ['servers']))?.find((s) => s.name === 'up');
 }
@@ -308,6 +321,8 @@ itest('before a login: needs_auth, -32008 naming mcprelayctl login, the ' +
 		return true;
 	});
 	assert.match(d.log(), /alert: server up: .*mcprelayctl login up/);
+	assert.equal(await doctorOauth(dir), 'FAIL  oauth up: no usable ' +
+	    'token: a login is needed; fix: mcprelayctl login up');
 
 	const r = await login(d);
 	assert.equal(r.code, 0, r.stderr);
@@ -336,6 +351,8 @@ itest('before a login: needs_auth, -32008 naming mcprelayctl login, the ' +
 		c.on('close', () => resolve(out));
 	});
 	assert.match(text, /^ +auth: valid, access token expires in (59m|1h)\S*, scope mcp:tools, refreshable$/m);
+	assert.match(await doctorOauth(dir),
+	    /^ok {4}oauth up: token expires in (59|60) min, renewed by itself$/);
 });
 
 itest('the access token expires in the middle of 50 concurrent calls: ' +
