@@ -25,6 +25,9 @@ relay_error_name(int code)
 {
 	int	i = -code - 32010;
 
+	if (code == RELAY_ERR_LIMIT)
+		return "limit";
+
 	if (i < 0 || i >= (int)(sizeof relay_error_names /
 	    sizeof relay_error_names[0]) || relay_error_names[i] == NULL)
 		return "other";

@@ -1,7 +1,7 @@
 /*
  * The JSON-RPC error codes mcprelayd itself returns to clients.  MCP
  * 2026-07-28 keeps -32000..-32019 implementation-defined and reserves
- * -32020..-32099 for the specification; these take -32010..-32019, clear of
+ * -32020..-32099 for the specification; these take -32009..-32019, clear of
  * the codes the SDKs already use (-32000..-32004).  docs/errors.md lists
  * them.
  */
@@ -9,6 +9,7 @@
 #define MCPRELAY_ERRORS_H
 
 enum relay_error {
+	RELAY_ERR_LIMIT = -32009,	/* a listen.max_* limit was reached */
 	RELAY_ERR_UNAVAILABLE = -32010,	/* retries exhausted, server failed */
 	RELAY_ERR_CIRCUIT_OPEN = -32011,	/* breaker open, failing fast */
 	RELAY_ERR_QUEUE_FULL = -32012,	/* too many requests waiting */
