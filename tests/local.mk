@@ -28,6 +28,7 @@ EXTRA_DIST += tests/integration/demo-server.test.sh tests/integration/run.sh \
 	tests/integration/reconnect.test.mjs \
 	tests/integration/bad-input.test.mjs \
 	tests/integration/limits.test.mjs \
+	tests/integration/chaos-found.test.mjs \
 	tests/integration/interop-sdk.test.mjs \
 	tests/integration/per-client.test.mjs \
 	tests/integration/sessions.test.mjs \
