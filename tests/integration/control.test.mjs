@@ -422,10 +422,10 @@ itest('metrics pass promtool check metrics, from mcprelayctl and from ' +
 		assert.match(text, /^mcprelay_server_ready\{server="down"\} 0$/m);
 		assert.match(text, /^mcprelay_server_connect_failures_total\{server="down",class="upstream_exit"\} 2$/m);
 		assert.match(text, /^mcprelay_server_request_duration_seconds_bucket\{server="demo",le="\+Inf"\} 2$/m);
-		// Only the three labels (and le for buckets).
+		// Only these labels (and le for buckets).
 		for (const m of text.matchAll(/\{([^}]*)\}/g))
 			for (const pair of m[1].split(/,(?=[a-z]+=)/))
-				assert.match(pair, /^(server|outcome|class|le)=/);
+				assert.match(pair, /^(server|outcome|class|limit|le)=/);
 	}
 	assert.equal((await fetch(`http://127.0.0.1:${port}/other`)).status,
 	    404);
