@@ -38,8 +38,10 @@ echo "run.sh: node $(node --version), top_builddir=$top_builddir," \
     "timeout ${limit}s"
 # timeout signals node's whole process group; each test file then kills
 # the daemons it started (harness.mjs cleans up on SIGTERM).
+# MCPRELAY_ITEST_SLOW (a daemon under valgrind) stretches each test's bound.
+slow=${MCPRELAY_ITEST_SLOW:-1}
 timeout --kill-after=15 "$limit" node --test --test-concurrency=1 \
-    --test-timeout=60000 "$@"
+    --test-timeout=$((60000 * slow)) "$@"
 rc=$?
 [ $rc -eq 124 ] && echo "run.sh: timed out after ${limit}s" >&2
 exit $rc
