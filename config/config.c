@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -467,7 +466,6 @@ static const struct cfg_range range_positive = { 1, INFINITY };
 static const struct cfg_range range_duration_positive = { 0.001, INFINITY };
 static const struct cfg_range range_backoff = { 1, INFINITY };
 static const struct cfg_range range_unit = { 0, 1 };
-static const struct cfg_range range_nonnegative = { 0, INT_MAX };
 
 static const struct cfg_key retry_keys[] = {
 	CFG_FIELD("max_retries", struct config_retry, max_retries,
@@ -621,11 +619,11 @@ static const struct cfg_key listen_keys[] = {
 	CFG_FIELD("replay_buffer", struct config_listen, replay_buffer,
 	    &cfg_t_int, NULL, 0),
 	CFG_FIELD("max_connections", struct config_listen, max_connections,
-	    &cfg_t_int, &range_nonnegative, 0),
+	    &cfg_t_int, NULL, 0),
 	CFG_FIELD("max_sessions", struct config_listen, max_sessions,
-	    &cfg_t_int, &range_nonnegative, 0),
+	    &cfg_t_int, NULL, 0),
 	CFG_FIELD("max_inflight", struct config_listen, max_inflight,
-	    &cfg_t_int, &range_nonnegative, 0),
+	    &cfg_t_int, NULL, 0),
 	CFG_FIELD("request_read_timeout", struct config_listen,
 	    request_read_timeout, &cfg_t_duration, NULL, 0),
 	CFG_END
