@@ -688,6 +688,14 @@ static const struct cfg_key listen_keys[] = {
 	    session_idle_timeout, &cfg_t_duration, NULL, 0),
 	CFG_FIELD("replay_buffer", struct config_listen, replay_buffer,
 	    &cfg_t_int, NULL, 0),
+	CFG_FIELD("max_connections", struct config_listen, max_connections,
+	    &cfg_t_int, NULL, 0),
+	CFG_FIELD("max_sessions", struct config_listen, max_sessions,
+	    &cfg_t_int, NULL, 0),
+	CFG_FIELD("max_inflight", struct config_listen, max_inflight,
+	    &cfg_t_int, NULL, 0),
+	CFG_FIELD("request_read_timeout", struct config_listen,
+	    request_read_timeout, &cfg_t_duration, NULL, 0),
 	CFG_END
 };
 
@@ -1111,6 +1119,10 @@ cfg_init(struct config *cfg, const char *name)
 	cfg->listen.idle_timeout = 300;
 	cfg->listen.session_idle_timeout = 1800;
 	cfg->listen.replay_buffer = 256;
+	cfg->listen.max_connections = 1024;
+	cfg->listen.max_sessions = 4096;
+	cfg->listen.max_inflight = 64;
+	cfg->listen.request_read_timeout = 30;
 	cfg->control.socket = xstrdup("");
 	cfg->control.mode = 0600;
 	cfg->control.group = xstrdup("");

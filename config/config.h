@@ -258,6 +258,11 @@ struct config_listen {
 	double				 idle_timeout;		/* 300 */
 	double				 session_idle_timeout;	/* 1800 */
 	int				 replay_buffer;		/* 256 */
+	/* Limits against floods (docs/security.md#limits); 0 = no limit. */
+	int				 max_connections;	/* 1024 */
+	int				 max_sessions;		/* 4096 */
+	int				 max_inflight;		/* 64 */
+	double				 request_read_timeout;	/* 30 */
 };
 
 struct config_control {

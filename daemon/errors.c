@@ -29,6 +29,8 @@ relay_error_name(int code)
 		return "forbidden";
 	if (code == RELAY_ERR_NEEDS_AUTH)
 		return "needs_auth";
+	if (code == RELAY_ERR_LIMIT)
+		return "limit";
 
 	if (i < 0 || i >= (int)(sizeof relay_error_names /
 	    sizeof relay_error_names[0]) || relay_error_names[i] == NULL)

@@ -1,15 +1,16 @@
 /*
  * The JSON-RPC error codes mcprelayd itself returns to clients.  MCP
  * 2026-07-28 keeps -32000..-32019 implementation-defined and reserves
- * -32020..-32099 for the specification; these take -32009..-32019, clear of
+ * -32020..-32099 for the specification; these take -32007..-32019, clear of
  * the codes the SDKs already use (-32000..-32004).  docs/errors.md lists
- * them.  -32009 sits just below the range, which was full when OAuth came:
- * still implementation-defined and clear of the reserved -32020..-32099.
+ * them.  -32007..-32009 came after -32010..-32019 was full: still
+ * implementation-defined and clear of the reserved -32020..-32099.
  */
 #ifndef MCPRELAY_ERRORS_H
 #define MCPRELAY_ERRORS_H
 
 enum relay_error {
+	RELAY_ERR_LIMIT = -32007,	/* a listen.max_* limit was reached */
 	RELAY_ERR_NEEDS_AUTH = -32008,	/* OAuth: a login (or more scope) is
 					   needed: mcprelayctl login */
 	RELAY_ERR_FORBIDDEN = -32009,	/* access refused (docs/security.md) */

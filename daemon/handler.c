@@ -2304,7 +2304,9 @@ handler_connect_failed(struct handler *h, enum fail_class class,
 	handler_drop_transport(h);
 	st = retry_stats_table_get(&h->stats, "connect");
 	retry_stats_failure(st, why, (double)time(NULL));
-	breaker_failure(h->breaker, now);
+	/* circuit_breaker.enabled: false means it never opens. */
+	if (c->circuit_breaker.enabled)
+		breaker_failure(h->breaker, now);
 	h->last_class = class;
 	retriable = c->retry_on[class] && h->fatal_errno == 0;
 	if (c->retry_by_class_set[class])
@@ -2347,10 +2349,16 @@ handler_connect_failed(struct handler *h, enum fail_class class,
 		return;
 	}
 
-	/* Give up for now: the breaker opens so the probe schedule grows. */
-	while (breaker_state(h->breaker, now) == BREAKER_CLOSED)
-		breaker_failure(h->breaker, now);
-	delay = breaker_retry_after(h->breaker, now);
+	/*
+	 * Give up for now: the breaker opens so the probe schedule grows.
+	 * Without a breaker, probe at the policy's longest delay.
+	 */
+	if (c->circuit_breaker.enabled) {
+		while (breaker_state(h->breaker, now) == BREAKER_CLOSED)
+			breaker_failure(h->breaker, now);
+		delay = breaker_retry_after(h->breaker, now);
+	} else
+		delay = policy.max_delay > 0 ? policy.max_delay : 1;
 	snprintf(reason, sizeof reason, "%s [%s]; %s%s; next probe in %.1fs",
 	    why, fail_class_name(class), !retriable ? "not retried" :
 	    h->probing ? "probe failed" : "retries exhausted", by, delay);

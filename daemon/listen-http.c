@@ -27,6 +27,7 @@
 #include "access.h"
 #include "config.h"
 #include "era.h"
+#include "errors.h"
 #include "jsonrpc.h"
 #include "listen-http.h"
 #include "log.h"
@@ -79,16 +80,34 @@ enum http_conn_peer {
 /*
  * Per TCP connection: the streams answering on it, to clean up on close,
  * and the peer's uid, looked up once, when the first request without a
- * token comes (requests with a token need none).
+ * token comes (requests with a token need none), and the deadline for a
+ * request that has begun to arrive (slowloris).
  */
 struct http_conn {
 	struct listen_http		*lh;
 	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;		/* NULL: not known */
+	struct evbuffer_cb_entry	*input_cb;
+	struct event			*deadline;
+	int				 reading;	/* a request began */
 	TAILQ_HEAD(, http_stream)	 streams;
 	enum http_conn_peer		 peer;
 	struct access_who		 who;
 	uint64_t			 conn;	/* access_next_conn() */
 	char				 why[256];
+};
+
+/*
+ * A connection evhttp has just accepted: libevent 2.1 tells us only by
+ * asking for its bufferevent (evhttp_set_bevcb), before the connection
+ * exists.  We hold a reference on the bufferevent and take the connection
+ * over (limit, deadline) from a callback that runs right after.
+ */
+struct http_accepted {
+	struct listen_http		*lh;
+	struct bufferevent		*bev;
+	struct event			*ev;
+	TAILQ_ENTRY(http_accepted)	 entry;
 };
 
 struct listen_http {
@@ -97,6 +116,8 @@ struct listen_http {
 	struct evhttp_bound_socket *bound;
 	int			 port;
 	struct lh_table		*conns;		/* evcon -> http_conn */
+	TAILQ_HEAD(, http_accepted) accepted;
+	struct listen_http_counters counters;
 };
 
 static int	http_stream_write(struct client_stream *, struct json_object *,
@@ -112,15 +133,10 @@ static const struct client_stream_ops http_stream_ops = {
 /* ---- connections and streams ------------------------------------------- */
 
 static struct http_conn *
-http_conn_get(struct listen_http *lh, struct evhttp_request *req)
+http_conn_new(struct listen_http *lh, struct evhttp_connection *evcon)
 {
-	struct evhttp_connection	*evcon;
-	struct lh_entry			*e;
-	struct http_conn		*c;
+	struct http_conn	*c;
 
-	evcon = evhttp_request_get_connection(req);
-	if ((e = lh_table_lookup_entry(lh->conns, evcon)) != NULL)
-		return (struct http_conn *)lh_entry_v(e);
 	c = xcalloc(1, sizeof *c);
 	c->lh = lh;
 	c->evcon = evcon;
@@ -128,7 +144,176 @@ http_conn_get(struct listen_http *lh, struct evhttp_request *req)
 	TAILQ_INIT(&c->streams);
 	lh_table_insert(lh->conns, evcon, c);
 	evhttp_connection_set_closecb(evcon, listen_http_conn_close_cb, c);
+	lh->counters.open++;
 	return c;
+}
+
+static struct http_conn *
+http_conn_get(struct listen_http *lh, struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon;
+	struct lh_entry			*e;
+
+	evcon = evhttp_request_get_connection(req);
+	if ((e = lh_table_lookup_entry(lh->conns, evcon)) != NULL)
+		return (struct http_conn *)lh_entry_v(e);
+	return http_conn_new(lh, evcon);
+}
+
+/*
+ * A reply written straight to a connection evhttp has not answered on
+ * yet, before we close it.  Its socket buffer is empty, so the short write
+ * does not block; if it fails anyway, the close alone tells the client.
+ */
+static void
+http_conn_refuse(struct bufferevent *bev, int status, const char *reason,
+    const char *key, int value, const char *message)
+{
+	char	body[384], head[256];
+	int	nb, nh;
+
+	nb = snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":null,"
+	    "\"error\":{\"code\":%d,\"message\":\"%s\",\"data\":"
+	    "{\"limit\":\"%s\",\"value\":%d}}}", RELAY_ERR_LIMIT, message,
+	    key, value);
+	nh = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %d\r\n"
+	    "%sConnection: close\r\n\r\n", status, reason, nb,
+	    status == 503 ? "Retry-After: 1\r\n" : "");
+	if (nb <= 0 || (size_t)nb >= sizeof body || nh <= 0 ||
+	    (size_t)nh >= sizeof head)
+		return;
+	(void)send(bufferevent_getfd(bev), head, (size_t)nh,
+	    MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
+	(void)send(bufferevent_getfd(bev), body, (size_t)nb,
+	    MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/*
+ * listen.request_read_timeout ran out between the first byte of a request
+ * and its end: a slowloris client, or one that stalled.  408 and close.
+ */
+static void
+http_conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn	*c = arg;
+	struct listen_http	*lh = c->lh;
+	int			 secs;
+
+	secs = (int)lh->relay->cfg->listen.request_read_timeout;
+	lh->counters.timed_out++;
+	log_info("http: closing a connection: no complete request within "
+	    "%ds (listen.request_read_timeout)", secs);
+	if (TAILQ_EMPTY(&c->streams) && c->bev != NULL)
+		http_conn_refuse(c->bev, 408, "Request Timeout",
+		    "request_read_timeout", secs, "the request did not arrive "
+		    "in time (listen.request_read_timeout)");
+	/* Runs our close callback, which frees c. */
+	evhttp_connection_free(c->evcon);
+}
+
+/* Bytes arrived: the first ones of a request start its deadline. */
+static void
+http_conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct http_conn	*c = arg;
+	double			 secs;
+	struct timeval		 tv;
+
+	if (info->n_added == 0 || c->reading)
+		return;
+	secs = c->lh->relay->cfg->listen.request_read_timeout;
+	c->reading = 1;
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	evtimer_add(c->deadline, &tv);
+}
+
+/* A whole request is in: its deadline is met. */
+static void
+http_conn_request_done(struct http_conn *c)
+{
+	c->reading = 0;
+	if (c->deadline != NULL)
+		evtimer_del(c->deadline);
+}
+
+/* The connection exists now: apply listen.max_connections, arm the
+ * read deadline. */
+static void
+http_conn_accept(struct listen_http *lh, struct evhttp_connection *evcon,
+    struct bufferevent *bev)
+{
+	const struct config_listen *cl = &lh->relay->cfg->listen;
+	struct http_conn	*c;
+	char			 text[160];
+
+	if (cl->max_connections > 0 &&
+	    lh->counters.open >= (unsigned)cl->max_connections) {
+		if (lh->counters.refused++ % 1000 == 0)
+			log_warnx("http: refusing connections: %u open "
+			    "(listen.max_connections)", lh->counters.open);
+		snprintf(text, sizeof text, "too many connections: %d are "
+		    "open (listen.max_connections); retry later",
+		    cl->max_connections);
+		http_conn_refuse(bev, 503, "Service Unavailable",
+		    "max_connections", cl->max_connections, text);
+		evhttp_connection_free(evcon);
+		return;
+	}
+	lh->counters.accepted++;
+	c = http_conn_new(lh, evcon);
+	c->bev = bev;
+	if (cl->request_read_timeout > 0) {
+		c->deadline = evtimer_new(lh->relay->base,
+		    http_conn_deadline_cb, c);
+		c->input_cb = evbuffer_add_cb(bufferevent_get_input(bev),
+		    http_conn_input_cb, c);
+	}
+}
+
+static void
+http_accepted_free(struct http_accepted *a)
+{
+	TAILQ_REMOVE(&a->lh->accepted, a, entry);
+	bufferevent_decref(a->bev);
+	event_free(a->ev);
+	free(a);
+}
+
+static void
+http_accepted_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_accepted	*a = arg;
+	bufferevent_event_cb	 eventcb = NULL;
+	void			*evcon = NULL;
+
+	/* evhttp's callbacks carry the connection; none once it is gone. */
+	bufferevent_getcb(a->bev, NULL, NULL, &eventcb, &evcon);
+	if (eventcb != NULL && evcon != NULL &&
+	    lh_table_lookup_entry(a->lh->conns, evcon) == NULL)
+		http_conn_accept(a->lh, evcon, a->bev);
+	http_accepted_free(a);
+}
+
+static struct bufferevent *
+listen_http_bev_cb(struct event_base *base, void *arg)
+{
+	struct listen_http	*lh = arg;
+	struct http_accepted	*a;
+
+	a = xcalloc(1, sizeof *a);
+	a->lh = lh;
+	if ((a->bev = bufferevent_socket_new(base, -1,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		fatalx("http: bufferevent_socket_new failed");
+	bufferevent_incref(a->bev);
+	if ((a->ev = evtimer_new(base, http_accepted_cb, a)) == NULL)
+		fatalx("http: evtimer_new failed");
+	TAILQ_INSERT_TAIL(&lh->accepted, a, entry);
+	event_active(a->ev, EV_TIMEOUT, 1);
+	return a->bev;
 }
 
 static struct http_stream *
@@ -220,6 +405,12 @@ listen_http_conn_close_cb(struct evhttp_connection *evcon, void *arg)
 		if (legacy != NULL)
 			session_close(legacy, "client disconnected");
 	}
+	if (c->input_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev),
+		    c->input_cb);
+	if (c->deadline != NULL)
+		event_free(c->deadline);
+	c->lh->counters.open--;
 	lh_table_delete(c->lh->conns, evcon);
 	free(c);
 }
@@ -522,6 +713,22 @@ listen_http_identify(struct listen_http *lh, struct evhttp_request *req,
 	return 0;
 }
 
+/* listen.max_sessions: 503 with the -32007 error when it is reached. */
+static int
+http_admit_session(struct listen_http *lh, struct evhttp_request *req,
+    struct json_object *id)
+{
+	struct json_object	*err;
+
+	if (sessions_admit(lh->relay->sessions, id, &err) == 0)
+		return 0;
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Retry-After", "1");
+	http_send_json(req, 503, "Service Unavailable", err, NULL);
+	json_object_put(err);
+	return -1;
+}
+
 /* ---- routing of paths -------------------------------------------------- */
 
 enum http_endpoint {
@@ -764,6 +971,10 @@ http_post(struct listen_http *lh, struct evhttp_request *req,
 		return;
 	}
 	if (kind == JSONRPC_REQUEST && strcmp(method, "initialize") == 0) {
+		if (http_admit_session(lh, req, jsonrpc_id(msg)) == -1) {
+			json_object_put(msg);
+			return;
+		}
 		s = session_new(lh->relay->sessions,
 		    server[0] != '\0' ? server : NULL, 1);
 		session_set_who(s, who);
@@ -903,6 +1114,8 @@ http_legacy_open(struct listen_http *lh, struct evhttp_request *req,
 	struct http_stream	*st;
 	char			 endpoint[256];
 
+	if (http_admit_session(lh, req, NULL) == -1)
+		return;
 	s = session_new(lh->relay->sessions, server[0] != '\0' ? server :
 	    NULL, 1);
 	session_set_who(s, who);
@@ -968,6 +1181,7 @@ listen_http_request_cb(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
 	struct access_who	 who;
 
+	http_conn_request_done(http_conn_get(lh, req));
 	if (!listen_http_allowed(lh, req, &why)) {
 		log_info("http: refused a request: %s", why);
 		http_error(req, 403, "Forbidden", NULL, JSONRPC_INVALID_REQUEST,
@@ -1030,7 +1244,9 @@ listen_http_new(struct relay *relay, const char *host, int port, int fd,
 	lh = xcalloc(1, sizeof *lh);
 	lh->relay = relay;
 	lh->conns = lh_kptr_table_new(64, NULL);
+	TAILQ_INIT(&lh->accepted);
 	lh->http = evhttp_new(relay->base);
+	evhttp_set_bevcb(lh->http, listen_http_bev_cb, lh);
 	evhttp_set_max_body_size(lh->http, (ev_ssize_t)cl->max_body_size);
 	evhttp_set_max_headers_size(lh->http,
 	    (ev_ssize_t)cl->max_header_size);
@@ -1070,6 +1286,12 @@ listen_http_port(const struct listen_http *lh)
 	return lh->port;
 }
 
+const struct listen_http_counters *
+listen_http_counters(const struct listen_http *lh)
+{
+	return &lh->counters;
+}
+
 void
 listen_http_free(struct listen_http *lh)
 {
@@ -1078,6 +1300,8 @@ listen_http_free(struct listen_http *lh)
 	/* evhttp_free closes every connection, running our close cbs. */
 	if (lh->http != NULL)
 		evhttp_free(lh->http);
+	while (!TAILQ_EMPTY(&lh->accepted))
+		http_accepted_free(TAILQ_FIRST(&lh->accepted));
 	lh_table_free(lh->conns);
 	free(lh);
 }

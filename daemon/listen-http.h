@@ -7,9 +7,18 @@
 #define MCPRELAY_LISTEN_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct relay;
 struct listen_http;
+
+/* Owned and written by the listener; read by stats. */
+struct listen_http_counters {
+	uint64_t	accepted;
+	uint64_t	refused;	/* over listen.max_connections */
+	uint64_t	timed_out;	/* listen.request_read_timeout */
+	unsigned	open;		/* connections now */
+};
 
 /* host without brackets; port 0 picks a free one; fd >= 0 is inherited. */
 struct listen_http	*listen_http_new(struct relay *, const char *host,
@@ -17,5 +26,7 @@ struct listen_http	*listen_http_new(struct relay *, const char *host,
 void			 listen_http_free(struct listen_http *);
 /* The bound port (useful when the config asked for port 0). */
 int			 listen_http_port(const struct listen_http *);
+const struct listen_http_counters *
+			 listen_http_counters(const struct listen_http *);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <json-c/json.h>
 
 #include "access.h"
+#include "config.h"
 #include "errors.h"
 #include "jsonrpc.h"
 #include "listen-unix.h"
@@ -236,12 +238,24 @@ listen_unix_conn_error(struct listen_unix_conn *c, struct json_object *id,
 	json_object_put(reply);
 }
 
-static void
-listen_unix_conn_open_session(struct listen_unix_conn *c, const char *server)
+/* -1 when listen.max_sessions refuses: the client is told, then closed. */
+static int
+listen_unix_conn_open_session(struct listen_unix_conn *c, const char *server,
+    struct json_object *id)
 {
+	struct json_object	*reply;
+
+	if (sessions_admit(c->listener->relay->sessions, id, &reply) == -1) {
+		listen_unix_conn_send(c, reply);
+		json_object_put(reply);
+		listen_unix_conn_set_state(c, LISTEN_UNIX_CONN_FLUSHING,
+		    "too many sessions");
+		return -1;
+	}
 	c->session = session_new(c->listener->relay->sessions, server, 0);
 	session_set_who(c->session, &c->who);
 	session_set_standalone(c->session, &c->stream);
+	return 0;
 }
 
 /* Tell the client why, then close: nothing it sends is looked at. */
@@ -299,7 +313,8 @@ listen_unix_conn_scope(struct listen_unix_conn *c, struct json_object *msg)
 		listen_unix_conn_refuse(c, name, NULL);
 		return;
 	}
-	listen_unix_conn_open_session(c, name);
+	if (listen_unix_conn_open_session(c, name, NULL) == -1)
+		return;
 	log_debug("unix conn %llu: scoped to server %s",
 	    (unsigned long long)c->id, name);
 }
@@ -336,9 +351,10 @@ listen_unix_conn_line(struct listen_unix_conn *c, const char *line,
 	} else if (c->lines == 1 && listen_unix_is_scope(msg, kind))
 		listen_unix_conn_scope(c, msg);
 	else {
-		if (c->session == NULL)
-			listen_unix_conn_open_session(c, NULL);
-		session_handle(c->session, msg, &c->stream);
+		if (c->session != NULL || listen_unix_conn_open_session(c,
+		    NULL, kind == JSONRPC_REQUEST ? jsonrpc_id(msg) :
+		    NULL) == 0)
+			session_handle(c->session, msg, &c->stream);
 	}
 	json_object_put(msg);
 }
@@ -524,6 +540,27 @@ listen_unix_conn_new(struct listen_unix *l, int fd)
 		listen_unix_conn_refuse(c, NULL, why[0] != '\0' ? why : NULL);
 }
 
+/*
+ * Over listen.max_connections: one JSON-RPC error line, then close.  The
+ * socket is new and its buffer empty, so the short write does not block;
+ * if it fails anyway, the close alone still tells the client.
+ */
+static void
+listen_unix_refuse(struct listen_unix *l, int fd)
+{
+	char	line[256];
+	int	n;
+
+	n = snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":null,"
+	    "\"error\":{\"code\":%d,\"message\":\"too many connections: "
+	    "%u are open (listen.max_connections); retry later\",\"data\":"
+	    "{\"limit\":\"max_connections\",\"value\":%u}}}\n",
+	    RELAY_ERR_LIMIT, l->counters.open, l->limits.max_conns);
+	if (n > 0 && (size_t)n < sizeof line)
+		(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
 static void
 listen_unix_accept(struct listen_unix *l, int fd)
 {
@@ -533,7 +570,7 @@ listen_unix_accept(struct listen_unix *l, int fd)
 			    "(max %u)", l->path, l->counters.open,
 			    l->limits.max_conns);
 		l->counters.refused++;
-		close(fd);
+		listen_unix_refuse(l, fd);
 		return;
 	}
 	listen_unix_conn_new(l, fd);
@@ -585,7 +622,9 @@ listen_unix_new(struct relay *relay, const char *path, mode_t mode,
 	l = xcalloc(1, sizeof *l);
 	l->relay = relay;
 	l->path = xstrdup(path);
-	l->limits.max_conns = LISTEN_UNIX_MAX_CONNS;
+	/* listen.max_connections; 0 = none. */
+	l->limits.max_conns = relay->cfg->listen.max_connections > 0 ?
+	    (unsigned)relay->cfg->listen.max_connections : UINT_MAX;
 	l->limits.max_line = LISTEN_UNIX_MAX_LINE;
 	l->limits.pause_output = LISTEN_UNIX_PAUSE_OUTPUT;
 	l->limits.max_output = LISTEN_UNIX_MAX_OUTPUT;

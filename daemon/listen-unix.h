@@ -17,7 +17,6 @@ struct listen_unix;
 /* The method of the scope preamble (ctl/cmd-connect.c sends it too). */
 #define LISTEN_UNIX_SCOPE_METHOD	"mcprelay/scope"
 
-#define LISTEN_UNIX_MAX_CONNS		1024
 #define LISTEN_UNIX_MAX_LINE		(4 * 1024 * 1024)
 #define LISTEN_UNIX_PAUSE_OUTPUT	(1024 * 1024)
 #define LISTEN_UNIX_MAX_OUTPUT		(16 * 1024 * 1024)

@@ -400,6 +400,22 @@ metrics_render_stats(struct json_object *stats)
 	metrics_global(b, stats, "mcprelay_invalid_requests_total", "counter",
 	    "requests.invalid", "Client messages that were not valid "
 	    "JSON-RPC.");
+	metrics_family(b, "mcprelay_limit_refusals_total", "counter",
+	    "Connections, sessions and requests refused by a listen limit.");
+	l.name = "limit";
+	l.value = "max_connections";
+	metrics_sample(b, "mcprelay_limit_refusals_total", "", &l, 1,
+	    metrics_get(stats, "limits.maxConnections"));
+	l.value = "max_sessions";
+	metrics_sample(b, "mcprelay_limit_refusals_total", "", &l, 1,
+	    metrics_get(stats, "limits.maxSessions"));
+	l.value = "max_inflight";
+	metrics_sample(b, "mcprelay_limit_refusals_total", "", &l, 1,
+	    metrics_get(stats, "limits.maxInflight"));
+	l.value = "request_read_timeout";
+	metrics_sample(b, "mcprelay_limit_refusals_total", "", &l, 1,
+	    metrics_get(stats, "limits.requestReadTimeout"));
+	l.name = "outcome";
 	metrics_family(b, "mcprelay_reloads_total", "counter",
 	    "Configuration reloads, by outcome.");
 	l.value = "ok";

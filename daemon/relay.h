@@ -34,6 +34,9 @@ struct relay_counters {
 	uint64_t	invalid_requests;
 	uint64_t	reloads;
 	uint64_t	reload_failures;
+	/* Refused by a listen.max_* limit (docs/security.md#limits). */
+	uint64_t	limit_sessions;
+	uint64_t	limit_inflight;
 };
 
 struct relay {

@@ -112,6 +112,7 @@ struct session {
 	uint64_t		 last_seq;	/* of any event, any stream */
 
 	struct request_list	 requests;	/* in progress */
+	unsigned		 nrequests;
 	TAILQ_HEAD(, server_call) calls;
 	int64_t			 next_call_id;
 
@@ -262,6 +263,39 @@ session_make_id(char *out)
 		out[2 * i + 1] = hex[raw[i] & 0xf];
 	}
 	out[SESSION_ID_LEN] = '\0';
+}
+
+/* The -32007 error for a listen.max_* limit: which one, and its value. */
+static struct json_object *
+sessions_limit_error(struct json_object *id, const char *key, int value,
+    const char *message)
+{
+	struct json_object	*data;
+
+	data = json_object_new_object();
+	json_object_object_add(data, "limit", json_object_new_string(key));
+	json_object_object_add(data, "value", json_object_new_int(value));
+	return jsonrpc_error_new(id, RELAY_ERR_LIMIT, message, data);
+}
+
+int
+sessions_admit(struct sessions *ss, struct json_object *id,
+    struct json_object **error)
+{
+	int	max = ss->relay->cfg->listen.max_sessions;
+	char	text[160];
+
+	if (max <= 0 || ss->count < (unsigned)max)
+		return 0;
+	if (ss->relay->counters.limit_sessions++ % 1000 == 0)
+		log_warnx("sessions: refusing a new session: %u open "
+		    "(listen.max_sessions)", ss->count);
+	if (error != NULL) {
+		snprintf(text, sizeof text, "too many client sessions: %d are "
+		    "open (listen.max_sessions); retry later", max);
+		*error = sessions_limit_error(id, "max_sessions", max, text);
+	}
+	return -1;
 }
 
 struct session *
@@ -591,6 +625,7 @@ void
 session_request_started(struct session *s, struct request *r)
 {
 	TAILQ_INSERT_TAIL(&s->requests, r, session_entry);
+	s->nrequests++;
 }
 
 void
@@ -598,6 +633,7 @@ session_request_done(struct session *s, struct request *r,
     struct json_object *reply)
 {
 	TAILQ_REMOVE(&s->requests, r, session_entry);
+	s->nrequests--;
 	s->last_active = relay_now();
 	if (reply == NULL)
 		return;
@@ -796,6 +832,29 @@ session_note_setup(struct session *s, struct json_object *msg,
 		json_object_object_del(s->subscriptions, v);
 }
 
+/* listen.max_inflight: refuse a request beyond it with -32007. */
+static int
+session_over_inflight(struct session *s, struct json_object *msg,
+    struct client_stream *stream)
+{
+	struct relay	*relay = s->owner->relay;
+	int		 max = relay->cfg->listen.max_inflight;
+	char		 text[160];
+
+	if (max <= 0 || s->nrequests < (unsigned)max)
+		return 0;
+	if (relay->counters.limit_inflight++ % 1000 == 0)
+		log_warnx("session %.8s...: refusing a request: %u in flight "
+		    "(listen.max_inflight)", s->with_id ? s->id : "-",
+		    s->nrequests);
+	snprintf(text, sizeof text, "too many requests in flight on this "
+	    "session: %d (listen.max_inflight); wait for answers first", max);
+	session_reply(stream, s, sessions_limit_error(jsonrpc_id(msg),
+	    "max_inflight", max, text));
+	relay->counters.replies_error++;
+	return 1;
+}
+
 void
 session_handle(struct session *s, struct json_object *msg,
     struct client_stream *stream)
@@ -836,6 +895,8 @@ session_handle(struct session *s, struct json_object *msg,
 		    json_object_new_object()));
 		return;
 	}
+	if (session_over_inflight(s, msg, stream))
+		return;
 	session_note_setup(s, msg, method);
 	r = request_new(s, stream, msg);
 	router_dispatch(s->owner->relay->router, r, s->server);
@@ -863,10 +924,15 @@ sessions_listen(struct sessions *ss, const char *server,
     struct json_object *msg, struct client_stream *stream)
 {
 	struct json_object	*params, *filter, *v, *ack, *honored, *ap;
-	struct json_object	*uris, *meta;
+	struct json_object	*uris, *meta, *reply;
 	struct session		*s;
 	size_t			 i;
 
+	if (sessions_admit(ss, jsonrpc_id(msg), &reply) == -1) {
+		sessions_reply_modern(stream, reply, jsonrpc_method(msg));
+		ss->relay->counters.replies_error++;
+		return;
+	}
 	s = session_new(ss, server, 0);
 	session_set_who(s, stream->who);
 	s->version = xstrdup("2026-07-28");

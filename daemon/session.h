@@ -36,6 +36,13 @@ void		 sessions_foreach(struct sessions *,
 		    void (*fn)(struct session *, void *), void *arg);
 
 /*
+ * listen.max_sessions: 0 when one more session may open; otherwise -1,
+ * counted, and error (when not NULL) gets a -32007 reply for id to send.
+ */
+int		 sessions_admit(struct sessions *, struct json_object *id,
+		    struct json_object **error);
+
+/*
  * A new session scoped to one server (server != NULL) or the aggregate.
  * with_id: the session gets an Mcp-Session-Id (HTTP); Unix connections and
  * legacy SSE streams are sessions too.

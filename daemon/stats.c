@@ -175,6 +175,7 @@ stats_listeners(struct relay *relay)
 {
 	struct json_object	*a, *o;
 	const struct listen_unix_counters *uc;
+	const struct listen_http_counters *hc;
 	const struct control_counters *cc;
 	const char		*host = relay->cfg->listen.http.host;
 	char			 addr[160];
@@ -194,6 +195,11 @@ stats_listeners(struct relay *relay)
 			    listen_http_port(relay->http));
 		json_object_object_add(o, "address",
 		    json_object_new_string(addr));
+		hc = listen_http_counters(relay->http);
+		stats_add_int(o, "open", hc->open);
+		stats_add_int(o, "accepted", hc->accepted);
+		stats_add_int(o, "refused", hc->refused);
+		stats_add_int(o, "timedOut", hc->timed_out);
 		json_object_array_add(a, o);
 	}
 	if (relay->unix_listener != NULL) {
@@ -247,6 +253,26 @@ stats_sessions(struct relay *relay)
 	return o;
 }
 
+/* How often each listen.max_* limit refused something (docs/security.md). */
+static struct json_object *
+stats_limits(struct relay *relay)
+{
+	struct json_object	*o = json_object_new_object();
+	uint64_t		 conns = 0, timeouts = 0;
+
+	if (relay->http != NULL) {
+		conns += listen_http_counters(relay->http)->refused;
+		timeouts += listen_http_counters(relay->http)->timed_out;
+	}
+	if (relay->unix_listener != NULL)
+		conns += listen_unix_counters(relay->unix_listener)->refused;
+	stats_add_int(o, "maxConnections", conns);
+	stats_add_int(o, "maxSessions", relay->counters.limit_sessions);
+	stats_add_int(o, "maxInflight", relay->counters.limit_inflight);
+	stats_add_int(o, "requestReadTimeout", timeouts);
+	return o;
+}
+
 static struct json_object *
 stats_requests(struct relay *relay)
 {
@@ -297,6 +323,7 @@ stats_all(struct relay *relay)
 	json_object_object_add(o, "listeners", stats_listeners(relay));
 	json_object_object_add(o, "sessions", stats_sessions(relay));
 	json_object_object_add(o, "requests", stats_requests(relay));
+	json_object_object_add(o, "limits", stats_limits(relay));
 	x = json_object_new_object();
 	stats_add_int(x, "ok", relay->counters.reloads);
 	stats_add_int(x, "failed", relay->counters.reload_failures);

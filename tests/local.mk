@@ -27,6 +27,8 @@ EXTRA_DIST += tests/integration/demo-server.test.sh tests/integration/run.sh \
 	tests/integration/proxy-basic.test.mjs \
 	tests/integration/reconnect.test.mjs \
 	tests/integration/bad-input.test.mjs \
+	tests/integration/limits.test.mjs \
+	tests/integration/chaos-found.test.mjs \
 	tests/integration/interop-sdk.test.mjs \
 	tests/integration/per-client.test.mjs \
 	tests/integration/sessions.test.mjs \
@@ -82,4 +84,35 @@ conformance: all
 	    $(SHELL) $(abs_top_srcdir)/tests/conformance/run.sh \
 	    $(CONFORMANCE_RUNS)
 
-.PHONY: conformance
+# The chaos suite (docs/chaos.md): 64 client sessions, faults with a fixed
+# seed, the exactly-once checker.  make check runs CHAOS_SECONDS (30) of
+# it; make chaos is the soak run (CHAOS_SECONDS=600 by default).
+TESTS += tests/chaos/run.sh
+EXTRA_DIST += tests/chaos/run.sh tests/chaos/chaos.mjs \
+	tests/chaos/chaos.test.mjs tests/chaos/clients.mjs \
+	tests/chaos/tcp-fault-proxy.mjs
+
+chaos: all
+	top_srcdir=$(abs_top_srcdir) top_builddir=$(abs_top_builddir) \
+	    $(SHELL) $(abs_top_srcdir)/tests/chaos/run.sh soak
+
+# The integration tests with mcprelayd under valgrind memcheck: any memory
+# error or definite leak makes the daemon exit 99, which fails its test.
+# VALGRIND_ITESTS picks files (names without .test.mjs); by default all.
+VALGRIND = valgrind
+VALGRIND_FLAGS = --tool=memcheck --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite --show-leak-kinds=definite \
+	--num-callers=30 --suppressions=$(abs_top_srcdir)/tests/valgrind.supp
+VALGRIND_SLOW = 10
+VALGRIND_ITESTS =
+EXTRA_DIST += tests/valgrind.supp
+
+check-valgrind: all tests/integration/sd-helper$(EXEEXT)
+	MCPRELAY_WRAPPER="$(VALGRIND) $(VALGRIND_FLAGS)" \
+	    MCPRELAY_ITEST_SLOW=$(VALGRIND_SLOW) \
+	    MCPRELAY_ITEST_TIMEOUT=2400 \
+	    top_srcdir=$(abs_top_srcdir) top_builddir=$(abs_top_builddir) \
+	    $(SHELL) $(abs_top_srcdir)/tests/integration/run.sh \
+	    $(VALGRIND_ITESTS:%=$(abs_top_srcdir)/tests/integration/%.test.mjs)
+
+.PHONY: conformance chaos check-valgrind

@@ -430,7 +430,7 @@ itest('metrics pass promtool check metrics, from mcprelayctl and from ' +
 		for (const m of text.matchAll(/\{([^}]*)\}/g))
 			for (const pair of m[1].split(/,(?=[a-z]+=)/))
 				assert.match(pair,
-				    /^(server|outcome|class|rule|action|le)=/);
+				    /^(server|outcome|class|rule|action|limit|le)=/);
 	}
 	assert.equal((await fetch(`http://127.0.0.1:${port}/other`)).status,
 	    404);

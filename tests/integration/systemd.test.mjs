@@ -10,8 +10,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import {
 	baseConfig, bin, builddir, connectUnix, demoServer, findTaggedProcesses,
-	freePort, initialize, itest, processAlive, startDaemon, tmpdir, toolText,
-	waitFor, writeConfig,
+	freePort, initialize, itest, processAlive, slow, startDaemon, tmpdir,
+	toolText, waitFor, writeConfig,
 } from './lib/harness.mjs';
 
 const helper = process.env.MCPRELAY_SD_HELPER ??
@@ -340,7 +340,10 @@ itest('WATCHDOG=1 every half WATCHDOG_USEC, only when meant for us',
 		const sorted = [...gaps].sort((a, b) => a - b);
 		const median = sorted[Math.floor(sorted.length / 2)];
 		// Never late enough for the manager to kill us, never early.
-		assert.ok(gaps.every((g) => g > 150 && g < 400),
+		// Under valgrind (slow) the first pings bunch up while the
+		// daemon starts; judge the steady state after them.
+		const steady = slow > 1 ? gaps.slice(2) : gaps;
+		assert.ok(steady.every((g) => g > 150 && g < 400),
 		    `gaps ${gaps.map((g) => g.toFixed(1)).join(', ')} ms`);
 		assert.ok(median >= 190 && median <= 260, `median ${median} ms`);
 		await d.stop();

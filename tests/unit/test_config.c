@@ -374,6 +374,10 @@ START_TEST(test_empty_file_gives_every_default)
 	ck_assert_double_eq(cfg->listen.idle_timeout, 300);
 	ck_assert_double_eq(cfg->listen.session_idle_timeout, 1800);
 	ck_assert_int_eq(cfg->listen.replay_buffer, 256);
+	ck_assert_int_eq(cfg->listen.max_connections, 1024);
+	ck_assert_int_eq(cfg->listen.max_sessions, 4096);
+	ck_assert_int_eq(cfg->listen.max_inflight, 64);
+	ck_assert_double_eq(cfg->listen.request_read_timeout, 30);
 	ck_assert_str_eq(cfg->control.socket, "");
 	ck_assert_uint_eq(cfg->control.mode, 0600);
 	ck_assert_str_eq(cfg->control.group, "");
@@ -1206,6 +1210,11 @@ START_TEST(test_out_of_range_values_are_errors)
 	assert_error("servers:\n  a: {type: stdio, command: x, "
 	    "max_processes: 0}\n", "t.yaml:2:47: servers.a.max_processes: "
 	    "must be between 1 and 4096 (got 0)");
+	assert_error("listen: {max_sessions: -1}\n",
+	    "t.yaml:1:24: listen.max_sessions: must be at least 0 (got -1)");
+	assert_error("listen: {request_read_timeout: -1s}\n",
+	    "t.yaml:1:32: listen.request_read_timeout: must not be negative "
+	    "(got -1s)");
 	assert_error("defaults:\n  queue_limit: 99999999999\n",
 	    "t.yaml:2:16: defaults.queue_limit: integer too large "
 	    "(got 99999999999)");

@@ -130,6 +130,8 @@ sample_stats(const char *server)
 	    "\"requests\":{\"total\":20,\"ok\":17,\"error\":3,"
 	    "\"parseErrors\":1,\"invalid\":2},"
 	    "\"reloads\":{\"ok\":4,\"failed\":1},"
+	    "\"limits\":{\"maxConnections\":5,\"maxSessions\":6,"
+	    "\"maxInflight\":7,\"requestReadTimeout\":8},"
 	    "\"events\":{\"emitted\":33,\"subscribers\":1},"
 	    "\"servers\":[{\"name\":\"%s\",\"state\":\"ready\","
 	    "\"stateSeconds\":3.5,\"disabled\":false,"
@@ -189,6 +191,12 @@ START_TEST(test_exposition_has_the_exact_samples)
 	ASSERT_LINE(t, "mcprelay_requests_total{outcome=\"ok\"} 17");
 	ASSERT_LINE(t, "mcprelay_requests_total{outcome=\"error\"} 3");
 	ASSERT_LINE(t, "mcprelay_reloads_total{outcome=\"error\"} 1");
+	ASSERT_LINE(t, "mcprelay_limit_refusals_total"
+	    "{limit=\"max_connections\"} 5");
+	ASSERT_LINE(t, "mcprelay_limit_refusals_total{limit=\"max_sessions\"} 6");
+	ASSERT_LINE(t, "mcprelay_limit_refusals_total{limit=\"max_inflight\"} 7");
+	ASSERT_LINE(t, "mcprelay_limit_refusals_total"
+	    "{limit=\"request_read_timeout\"} 8");
 	ASSERT_LINE(t, "mcprelay_uptime_seconds 12.5");
 	ASSERT_LINE(t, "mcprelay_servers 1");
 	ASSERT_LINE(t, "mcprelay_server_ready{server=\"demo\"} 1");
@@ -303,6 +311,7 @@ check_exposition(const char *text)
 				    strncmp(q, "class=\"", 7) == 0 ||
 				    strncmp(q, "rule=\"", 6) == 0 ||
 				    strncmp(q, "action=\"", 8) == 0 ||
+				    strncmp(q, "limit=\"", 7) == 0 ||
 				    strncmp(q, "le=\"", 4) == 0,
 				    "label in %s", line);
 				q = strchr(q, '"') + 1;
@@ -328,7 +337,7 @@ START_TEST(test_exposition_follows_the_format_and_naming_rules)
 	struct json_object	*stats = sample_stats("demo");
 	char			*t = metrics_render_stats(stats);
 
-	ck_assert_int_eq(check_exposition(t), 63);
+	ck_assert_int_eq(check_exposition(t), 65);
 	free(t);
 	json_object_put(stats);
 }

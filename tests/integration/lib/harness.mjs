@@ -30,6 +30,16 @@ export const bin = {
 	ctl: process.env.MCPRELAYCTL ?? path.join(builddir, 'mcprelayctl'),
 };
 
+/*
+ * MCPRELAY_WRAPPER: a command (split at blanks) that mcprelayd runs under,
+ * e.g. valgrind (make check-valgrind); MCPRELAY_ITEST_SLOW: a factor for
+ * the harness's own bounds (start-up, stop, each itest, waitFor's default)
+ * for a daemon that much slower.
+ */
+export const wrapper = (process.env.MCPRELAY_WRAPPER ?? '').split(/\s+/)
+    .filter(Boolean);
+export const slow = Math.max(1, Number(process.env.MCPRELAY_ITEST_SLOW ?? 1));
+
 /* Records its pid in a file, then execs the rest of its arguments. */
 export const pidwrap = path.join(here, 'pidwrap.sh');
 
@@ -164,7 +174,7 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * Calls fn until it returns something truthy (which is returned) or the
  * timeout passes (then throws, with the last error fn threw, if any).
  */
-export async function waitFor(fn, { timeout = 5000, interval = 50,
+export async function waitFor(fn, { timeout = 5000 * slow, interval = 50,
     message = 'condition' } = {}) {
 	const deadline = Date.now() + timeout;
 	let lastError;
@@ -471,7 +481,7 @@ class Daemon {
 	 * and that no upstream outlives the daemon by more than a few seconds.
 	 * { check: false } only cleans up.
 	 */
-	async stop({ timeout = 10000, check = true } = {}) {
+	async stop({ timeout = 10000 * slow, check = true } = {}) {
 		if (this.stopped)
 			return this.exit;
 		this.stopped = true;
@@ -529,10 +539,10 @@ function logTail(text, lines = 80) {
  * MCPRELAY_ITEST_TAG in its env so that stop() can find stray upstreams.
  */
 export async function startDaemon({ t, dir, config, env = {}, args = [],
-    readyTimeout = 10000 } = {}) {
+    readyTimeout = 10000 * slow } = {}) {
 	dir ??= tmpdir(t);
 	const tag = `${process.pid}-${++tagSeq}-${Math.random().toString(36).slice(2, 10)}`;
-	let configPath, port, socketPath;
+	let configPath, port, socketPath, controlPath;
 	if (typeof config === 'string') {
 		configPath = config;
 		const m = /^\s*http:\s*"?[\w.[\]:]*:(\d+)"?\s*$/m
@@ -548,6 +558,7 @@ export async function startDaemon({ t, dir, config, env = {}, args = [],
 		    cfg.listen.http));
 		port = m ? Number(m[1]) : undefined;
 		socketPath = cfg.listen.unix?.path;
+		controlPath = cfg.control?.socket || undefined;
 		for (const s of Object.values(cfg.servers ?? {}))
 			if (s && (s.type ?? 'stdio') === 'stdio')
 				s.env = { ...(s.env ?? {}), MCPRELAY_ITEST_TAG: tag };
@@ -559,7 +570,10 @@ export async function startDaemon({ t, dir, config, env = {}, args = [],
 
 	const logPath = path.join(dir, 'mcprelayd.log');
 	const fd = fs.openSync(logPath, 'a');
-	const child = spawn(bin.mcprelayd, ['-f', '-c', configPath, ...args], {
+	const argv = [bin.mcprelayd, '-f', '-c', configPath, ...args];
+	if (wrapper.length)
+		argv.unshift(...wrapper);
+	const child = spawn(argv[0], argv.slice(1), {
 		cwd: dir,
 		env: { ...process.env, ...env, MCPRELAY_ITEST_TAG: tag },
 		stdio: ['ignore', fd, fd],
@@ -591,6 +605,9 @@ export async function startDaemon({ t, dir, config, env = {}, args = [],
 			if (port && !await canConnect({ host: '127.0.0.1', port }))
 				return false;
 			if (socketPath && !await canConnect({ path: socketPath }))
+				return false;
+			// Opened last; slow under valgrind.
+			if (controlPath && !await canConnect({ path: controlPath }))
 				return false;
 			return true;
 		}, { timeout: readyTimeout, interval: 50,
@@ -625,7 +642,7 @@ function structuredCloneConfig(v) {
 export function itest(name, opts, fn) {
 	if (typeof opts === 'function')
 		[fn, opts] = [opts, {}];
-	const timeout = opts.timeout ?? 30000;
+	const timeout = (opts.timeout ?? 30000) * slow;
 	return test(name, { ...opts, timeout: timeout + 5000 }, async (t) => {
 		const scope = { daemons: [], dirs: [], failed: false };
 		const outer = currentScope;
@@ -823,7 +840,7 @@ function headerObject(h) {
  */
 export class McpSession {
 	constructor(url, { headers = {}, onRequest, onMessage,
-	    timeout = 15000 } = {}) {
+	    timeout = 15000 * slow } = {}) {
 		this.url = url;
 		this.extraHeaders = headers;
 		this.onRequest = onRequest;
@@ -1065,7 +1082,7 @@ export class McpSession {
 	 * response headers are in; messages then collect in .messages.
 	 */
 	async openGet({ lastEventId, headers, onMessage, onRequest,
-	    timeout = 5000 } = {}) {
+	    timeout = 5000 * slow } = {}) {
 		const ac = new AbortController();
 		const timer = setTimeout(() => ac.abort(new Error(
 		    `no GET response headers within ${timeout} ms`)), timeout);
@@ -1140,7 +1157,7 @@ export async function initialize(url, opts = {}) {
  * { status, headers, body, json }.
  */
 export function httpRequest(url, { method = 'POST', headers = {}, body,
-    timeout = 10000 } = {}) {
+    timeout = 10000 * slow } = {}) {
 	return new Promise((resolve, reject) => {
 		const req = http.request(url, { method, headers: headerObject(headers),
 		    agent: false, timeout });
@@ -1242,7 +1259,7 @@ export class NdjsonClient {
 	}
 
 	/* The first queued message that filter accepts, removed from the queue. */
-	async next({ timeout = 5000, filter = () => true } = {}) {
+	async next({ timeout = 5000 * slow, filter = () => true } = {}) {
 		return waitFor(() => {
 			const i = this.queue.findIndex(filter);
 			if (i !== -1)
@@ -1255,7 +1272,7 @@ export class NdjsonClient {
 	}
 
 	/* The full response message to a new request. */
-	request(method, params, { timeout = 10000 } = {}) {
+	request(method, params, { timeout = 10000 * slow } = {}) {
 		const id = this.nextId++;
 		const msg = { jsonrpc: '2.0', id, method };
 		if (params !== undefined)
@@ -1293,7 +1310,8 @@ export class NdjsonClient {
 	}
 }
 
-export function connectUnix(socketPath, { timeout = 5000, onRequest } = {}) {
+export function connectUnix(socketPath, { timeout = 5000 * slow,
+    onRequest } = {}) {
 	return new Promise((resolve, reject) => {
 		const sock = net.connect({ path: socketPath });
 		const timer = setTimeout(() => {

@@ -25,16 +25,20 @@ const cfg = fs.readFileSync(process.argv[process.argv.indexOf('-c') + 1], 'utf8'
 if (process.env.FAKE_DIE) { console.error('fake: bad config'); process.exit(78); }
 const port = Number(/^  http: 127\\.0\\.0\\.1:(\\d+)$/m.exec(cfg)[1]);
 const sock = /^    path: (.*)$/m.exec(cfg)[1];
+const ctl = /^  socket: (.*)$/m.exec(cfg)?.[1];
 const up = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
 console.log('fake: upstream pid ' + up.pid);
 setTimeout(() => {
 	net.createServer((c) => c.end()).listen(port, '127.0.0.1');
 	net.createServer((c) => c.end()).listen(sock);
+	if (ctl)
+		net.createServer((c) => c.end()).listen(ctl);
 	console.log('fake: listening');
 }, 300);
 process.on('SIGTERM', () => {
 	if (!process.env.FAKE_LEAVE) up.kill('SIGKILL');
 	try { fs.unlinkSync(sock); } catch {}
+	try { if (ctl) fs.unlinkSync(ctl); } catch {}
 	process.exit(Number(process.env.FAKE_EXIT ?? 0));
 });
 `, { mode: 0o755 });
