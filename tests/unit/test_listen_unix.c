@@ -757,8 +757,8 @@ START_TEST(test_connections_over_the_cap_are_refused)
 	PUMP_UNTIL(h, listen_unix_counters(h->l)->open == 2);
 	over = client_new(h);
 	PUMP_UNTIL(h, listen_unix_counters(h->l)->refused == 1);
-	/* Told why (-32009, docs/errors.md), then closed. */
-	client_expect_error(h, over, -32009, NULL,
+	/* Told why (-32007, docs/errors.md), then closed. */
+	client_expect_error(h, over, -32007, NULL,
 	    "too many connections: 2 are open (listen.max_connections)");
 	client_expect_eof(h, over);
 	client_send_str(h, b, "garbage\n");

@@ -337,7 +337,7 @@ START_TEST(test_exposition_follows_the_format_and_naming_rules)
 	struct json_object	*stats = sample_stats("demo");
 	char			*t = metrics_render_stats(stats);
 
-	ck_assert_int_eq(check_exposition(t), 65);
+	ck_assert_int_eq(check_exposition(t), 67);
 	free(t);
 	json_object_put(stats);
 }
