@@ -75,6 +75,7 @@ TESTS += tests/conformance/fixture.sh
 EXTRA_DIST += tests/conformance/README.md tests/conformance/run.sh \
 	tests/conformance/run.mjs tests/conformance/setup-npm.sh \
 	tests/conformance/run-client.mjs tests/conformance/client.mjs \
+	tests/conformance/requirements.mjs \
 	tests/conformance/fixture.sh tests/conformance/fixture.test.mjs \
 	tests/conformance/package.json tests/conformance/package-lock.json \
 	tests/conformance/expected.txt

@@ -12,6 +12,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { expectedCounts, requiredScenarios } from './requirements.mjs';
 
 const srcdir = process.env.top_srcdir;
 const builddir = process.env.top_builddir;
@@ -35,32 +36,6 @@ const EXTRA = {
 // Extension scenarios are not on the spec timeline: the suite runs them
 // at a --spec-version only with --force.
 const FORCE = new Set(['auth/client-credentials-basic']);
-
-// The scored client scenarios of a requirement set, from the suite's YAML.
-function scoredClient(revision) {
-	const yaml = fs.readFileSync(path.join(path.dirname(path.dirname(
-	    suite)), 'requirements', `${revision}.yaml`), 'utf8');
-	const list = [];
-	let inClient = false;
-	for (const line of yaml.split('\n')) {
-		if (/^\S/.test(line))
-			inClient = /^client:/.test(line);
-		else if (inClient && /^\s+- \S+\s*$/.test(line))
-			list.push(line.trim().slice(2));
-	}
-	return list;
-}
-
-function expected() {
-	const map = new Map();
-	for (const line of fs.readFileSync(path.join(here, 'expected.txt'),
-	    'utf8').split('\n')) {
-		const f = line.replace(/#.*/, '').trim().split(/\s+/);
-		if (f.length >= 2 && /^\d+$/.test(f[1]))
-			map.set(f[0], Number(f[1]));
-	}
-	return map;
-}
 
 // One scenario: the suite's exit status and its checks.json.
 function runScenario(scenario, revision, outdir) {
@@ -112,7 +87,7 @@ async function main() {
 		    RUNS.map((r) => r.name).join(', '));
 		return 2;
 	}
-	const full = expected();
+	const full = expectedCounts(here);
 	let bad = false, passed = 0, failed = 0;
 	for (const run of RUNS) {
 		if (only.length > 0 && !only.includes(run.name))
@@ -121,7 +96,7 @@ async function main() {
 		fs.rmSync(outdir, { recursive: true, force: true });
 		fs.mkdirSync(outdir, { recursive: true });
 		const only1 = process.env.CLIENT_SCENARIOS?.split(',');
-		const mine = scoredClient(run.revision)
+		const mine = requiredScenarios(suite, run.revision, 'client')
 		    .concat(EXTRA[run.revision] ?? [])
 		    .filter((s) => !only1 || only1.includes(s));
 		console.log(`\n== ${run.name}: client scenarios with mcprelayd ` +

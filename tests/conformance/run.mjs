@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { expectedCounts, requiredScenarios } from './requirements.mjs';
 
 const srcdir = process.env.top_srcdir;
 const builddir = process.env.top_builddir;
@@ -88,33 +89,6 @@ function stop(child, ms = 10000) {
 	});
 }
 
-// The scored server scenarios of a requirement set, from the suite's YAML.
-function scored(revision) {
-	const yaml = fs.readFileSync(path.join(path.dirname(path.dirname(
-	    suite)), 'requirements', `${revision}.yaml`), 'utf8');
-	const list = [];
-	let inServer = false;
-	for (const line of yaml.split('\n')) {
-		if (/^\S/.test(line))
-			inServer = /^server:/.test(line);
-		else if (inServer && /^\s+- \S+\s*$/.test(line))
-			list.push(line.trim().slice(2));
-	}
-	return new Set(list);
-}
-
-// The full-pass counts recorded in expected.txt: run -> passed checks.
-function expected() {
-	const map = new Map();
-	for (const line of fs.readFileSync(path.join(here, 'expected.txt'),
-	    'utf8').split('\n')) {
-		const f = line.replace(/#.*/, '').trim().split(/\s+/);
-		if (f.length >= 2 && /^\d+$/.test(f[1]))
-			map.set(f[0], Number(f[1]));
-	}
-	return map;
-}
-
 function runSuite(url, revision, outdir) {
 	const out = path.join(outdir, 'suite.log');
 	return new Promise((resolve) => {
@@ -137,7 +111,7 @@ function runSuite(url, revision, outdir) {
 // Per scenario: passed and failed from the summary, warnings and the
 // failed checks' messages from the checks.json files.
 function tally(revision, outdir, log) {
-	const want = scored(revision);
+	const want = new Set(requiredScenarios(suite, revision, 'server'));
 	const seen = new Map();
 	const summary = log.slice(log.lastIndexOf('=== SUMMARY ==='));
 	for (const m of summary.matchAll(
@@ -337,7 +311,7 @@ async function main() {
 		    `runs: ${RUNS.map((r) => r.name).join(', ')}`);
 		return 2;
 	}
-	const full = expected();
+	const full = expectedCounts(here);
 	const httpDemo = await demoHasHttp();
 	let passed = 0, failed = 0, bad = false;
 	fs.mkdirSync(results, { recursive: true });
