@@ -91,8 +91,9 @@ tests_fuzz_libfuzzer_unix_LDADD = $(FUZZ_DAEMON_LIBS)
 # FUZZ_RUNS=0 only runs the committed corpus once through libFuzzer.
 FUZZ_SECONDS = 30
 FUZZ_RUNS =
+FUZZ_JOBS = 1
 fuzz: $(LIBFUZZER_BINS)
-	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) \
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_JOBS=$(FUZZ_JOBS) \
 	    $(SHELL) $(top_srcdir)/tests/fuzz/run-fuzz.sh \
 	    $(top_srcdir)/tests/fuzz $(abs_top_builddir)/tests/fuzz \
 	    $(FUZZ_TARGETS)
