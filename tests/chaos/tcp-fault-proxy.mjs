@@ -66,9 +66,13 @@ export async function startTcpFaultProxy({ host = '127.0.0.1', port }) {
 			c.kill();
 		}
 	};
+	/* Stop accepting first: a connection made between the reset and the
+	 * close (the daemon reconnects at once) would keep close waiting. */
 	proxy.close = async () => {
+		const closed = new Promise((resolve) => server.close(() =>
+		    resolve()));
 		proxy.reset();
-		await new Promise((resolve) => server.close(() => resolve()));
+		await closed;
 	};
 	return proxy;
 }

@@ -111,13 +111,16 @@ export async function startFaultProxy({ target, tls, port = 0 }) {
 	};
 	/* Listen again on the same port. */
 	proxy.accept = () => listen(proxy.port);
+	/* Stop accepting before dropping: a client reconnecting in between
+	 * would keep close waiting. */
 	proxy.close = async () => {
+		const closed = server.listening ? new Promise((resolve) =>
+		    server.close(() => resolve())) : null;
 		for (const s of proxy.sockets)
 			s.destroy();
 		for (const u of proxy.upstreams)
 			u.destroy();
-		if (server.listening)
-			await new Promise((resolve) => server.close(() => resolve()));
+		await closed;
 	};
 	return proxy;
 }
