@@ -108,7 +108,8 @@ VALGRIND_SLOW = 10
 VALGRIND_ITESTS =
 EXTRA_DIST += tests/valgrind.supp
 
-check-valgrind: all tests/integration/sd-helper$(EXEEXT)
+check-valgrind: all tests/integration/sd-helper$(EXEEXT) \
+    tests/integration/no-netlink$(EXEEXT)
 	MCPRELAY_WRAPPER="$(VALGRIND) $(VALGRIND_FLAGS)" \
 	    MCPRELAY_ITEST_SLOW=$(VALGRIND_SLOW) \
 	    MCPRELAY_ITEST_TIMEOUT=2400 \
