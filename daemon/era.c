@@ -419,11 +419,14 @@ era_method_removed(const char *method)
 }
 
 const char *
-era_required_capability(const char *method)
+era_server_request_capability(const char *method)
 {
-	/* Only server->client requests need client capabilities, and a
-	 * modern client never receives one: nothing to require up front. */
-	(void)method;
+	if (strcmp(method, "sampling/createMessage") == 0)
+		return "sampling";
+	if (strncmp(method, "elicitation/", 12) == 0)
+		return "elicitation";
+	if (strcmp(method, "roots/list") == 0)
+		return "roots";
 	return NULL;
 }
 

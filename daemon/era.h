@@ -88,8 +88,11 @@ int		 era_check_http_headers(struct json_object *msg,
 /* Methods 2026-07-28 removed; a modern request for one gets 404/-32601. */
 int		 era_method_removed(const char *method);
 
-/* The client capability a modern request's method needs, or NULL. */
-const char	*era_required_capability(const char *method);
+/*
+ * The client capability a server->client request needs (sampling,
+ * elicitation, roots), or NULL for a method no capability covers.
+ */
+const char	*era_server_request_capability(const char *method);
 
 /*
  * A modern request goes to a legacy upstream: drop the per-request

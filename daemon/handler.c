@@ -2738,18 +2738,6 @@ handler_input_fail(struct handler *h, struct request *r, int code,
 	handler_drain_check(h);
 }
 
-static const char *
-handler_input_capability(const char *method)
-{
-	if (strcmp(method, "sampling/createMessage") == 0)
-		return "sampling";
-	if (strncmp(method, "elicitation/", 12) == 0)
-		return "elicitation";
-	if (strcmp(method, "roots/list") == 0)
-		return "roots";
-	return NULL;
-}
-
 static int
 handler_input_required(struct handler *h, struct request *r,
     struct json_object *msg)
@@ -2782,7 +2770,7 @@ handler_input_required(struct handler *h, struct request *r,
 	json_object_object_foreach(inputs, key0, req0) {
 		method = json_object_object_get_ex(req0, "method", &m) ?
 		    json_object_get_string(m) : NULL;
-		cap = method != NULL ? handler_input_capability(method) : NULL;
+		cap = method != NULL ? era_server_request_capability(method) : NULL;
 		if (cap == NULL || !session_has_capability(r->session, cap)) {
 			snprintf(text, sizeof text, "server '%s' needs the "
 			    "client to answer %.60s (input '%.40s'), and this "

@@ -1490,12 +1490,7 @@ router_server_request_cb(void *arg, struct handler *h, struct json_object *msg,
 	memset(&p, 0, sizeof p);
 	p.rt = rt;
 	p.h = h;
-	if (strcmp(method, "sampling/createMessage") == 0)
-		p.cap = "sampling";
-	else if (strncmp(method, "elicitation/", 12) == 0)
-		p.cap = "elicitation";
-	else if (strcmp(method, "roots/list") == 0)
-		p.cap = "roots";
+	p.cap = era_server_request_capability(method);
 	if (p.cap != NULL) {
 		if (related != NULL && related->session != NULL &&
 		    session_has_capability(related->session, p.cap))
