@@ -33,6 +33,12 @@ struct json_object;
  */
 struct json_object	*jsonrpc_parse(const char *buf, size_t len,
 			    const char **reason);
+/* The same with a tokener kept for many messages (one per owner). */
+struct jsonrpc_parser;
+struct jsonrpc_parser	*jsonrpc_parser_new(void);
+void			 jsonrpc_parser_free(struct jsonrpc_parser *);
+struct json_object	*jsonrpc_parse_with(struct jsonrpc_parser *,
+			    const char *buf, size_t len, const char **reason);
 
 enum jsonrpc_kind {
 	JSONRPC_REQUEST = 0,	/* method + string/integer id */

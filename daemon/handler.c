@@ -3064,7 +3064,8 @@ handler_transport_message_cb(void *arg, const char *json, size_t len)
 	const char		*reason;
 
 	h->last_traffic = relay_now();
-	if ((msg = jsonrpc_parse(json, len, &reason)) == NULL) {
+	if ((msg = jsonrpc_parse_with(h->relay->parser, json, len,
+	    &reason)) == NULL) {
 		log_warnx("server %s: ignoring a message that is not JSON "
 		    "(%s)", h->name, reason);
 		return;

@@ -790,7 +790,8 @@ http_read_body(struct listen_http *lh, struct evhttp_request *req)
 	unsigned char		*data;
 
 	data = evbuffer_pullup(in, (ssize_t)len);
-	if ((msg = jsonrpc_parse((const char *)data, len, &reason)) == NULL) {
+	if ((msg = jsonrpc_parse_with(lh->relay->parser, (const char *)data,
+	    len, &reason)) == NULL) {
 		char	text[256];
 
 		lh->relay->counters.parse_errors++;

@@ -337,7 +337,8 @@ listen_unix_conn_line(struct listen_unix_conn *c, const char *line,
 	enum jsonrpc_kind	 kind;
 	const char		*reason = NULL;
 
-	if ((msg = jsonrpc_parse(line, len, &reason)) == NULL) {
+	if ((msg = jsonrpc_parse_with(c->listener->relay->parser, line, len,
+	    &reason)) == NULL) {
 		counters->parse_errors++;
 		listen_unix_conn_error(c, NULL, JSONRPC_PARSE_ERROR, reason);
 		return;

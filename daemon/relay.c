@@ -22,6 +22,7 @@
 #include "control.h"
 #include "events.h"
 #include "handler.h"
+#include "jsonrpc.h"
 #include "listen-http.h"
 #include "listen-unix.h"
 #include "log.h"
@@ -156,6 +157,7 @@ relay_new(const char *config_path, int verbose, int *exit_code)
 	relay->sessions = sessions_new(relay);
 	relay->router = router_new(relay);
 	relay->mrtr = mrtr_new(relay);
+	relay->parser = jsonrpc_parser_new();
 
 	relay->ev_sigterm = evsignal_new(relay->base, SIGTERM, relay_signal_cb,
 	    relay);
@@ -205,6 +207,7 @@ relay_free(struct relay *relay)
 	router_free(relay->router);
 	/* After the router: its requests let go of their parks first. */
 	mrtr_free(relay->mrtr);
+	jsonrpc_parser_free(relay->parser);
 	relay->mrtr = NULL;
 	relay->router = NULL;
 	events_free(relay->events);

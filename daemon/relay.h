@@ -15,6 +15,7 @@ struct config;
 struct child_reaper;
 struct router;
 struct mrtr;
+struct jsonrpc_parser;
 struct sessions;
 struct listen_http;
 struct listen_unix;
@@ -46,6 +47,9 @@ struct relay {
 	struct child_reaper	*reaper;
 	struct router		*router;
 	struct mrtr		*mrtr;
+	/* One tokener for the messages of every listener and handler (the
+	 * daemon is single-threaded and a parse never nests). */
+	struct jsonrpc_parser	*parser;
 	struct sessions		*sessions;
 	struct listen_http	*http;
 	struct listen_unix	*unix_listener;

@@ -66,6 +66,7 @@ upstream_remote_init(struct upstream_remote *r, struct upstream *up,
 
 	memset(r, 0, sizeof *r);
 	r->up = up;
+	r->parser = jsonrpc_parser_new();
 	r->oauth = spec->oauth;
 	r->connect_timeout = spec->connect_timeout;
 	r->request_timeout = spec->request_timeout;
@@ -140,6 +141,8 @@ upstream_remote_fini(struct upstream_remote *r)
 
 	http_client_free(r->client);
 	r->client = NULL;
+	jsonrpc_parser_free(r->parser);
+	r->parser = NULL;
 	for (i = 0; i < r->nheaders; i++) {
 		free(r->hnames[i]);
 		upstream_remote_wipe(r->hvalues[i]);
@@ -276,7 +279,7 @@ upstream_remote_deliver(struct upstream_remote *r, const char *json,
 	size_t			 i, n, slen;
 
 	*id_seen = 0;
-	if ((msg = jsonrpc_parse(json, len, NULL)) == NULL)
+	if ((msg = jsonrpc_parse_with(r->parser, json, len, NULL)) == NULL)
 		return -1;
 	if (!json_object_is_type(msg, json_type_array)) {
 		*id_seen = upstream_remote_is_response_to(msg, id);
@@ -1333,7 +1336,7 @@ uhttp_send(struct upstream *up, const char *json, size_t len)
 		errno = ENOTCONN;
 		return -1;
 	}
-	if ((msg = jsonrpc_parse(json, len, NULL)) == NULL) {
+	if ((msg = jsonrpc_parse_with(u->r.parser, json, len, NULL)) == NULL) {
 		errno = EINVAL;
 		return -1;
 	}

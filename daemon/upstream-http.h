@@ -15,6 +15,7 @@
 
 struct event_base;
 struct json_object;
+struct jsonrpc_parser;
 struct oauth;
 
 /* Default wait before resuming a broken SSE stream without retry:. */
@@ -100,6 +101,7 @@ struct upstream_remote {
 	size_t			 max_message;
 	char			*seen[UPSTREAM_HTTP_SEEN_IDS];
 	unsigned		 nseen;
+	struct jsonrpc_parser	*parser;	/* for every message */
 };
 
 /* 0, or -1 with err set (bad URL, header or TLS files: CONFIG). */
