@@ -640,6 +640,46 @@ START_TEST(test_accessors_tolerate_wrong_types)
 }
 END_TEST
 
+/* A kept parser starts each message afresh, whatever the last one was. */
+START_TEST(test_kept_parser_forgets_the_previous_message)
+{
+	static const char *const texts[] = {
+		"{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"params\":{\"x\":[1,",
+		"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"b\"}",
+		"12",
+		"[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}] x",
+		"{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"c\"}",
+	};
+	struct jsonrpc_parser	*p = jsonrpc_parser_new();
+	struct json_object	*a, *b;
+	const char		*ra, *rb;
+	size_t			 i;
+
+	for (i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		ra = rb = NULL;
+		a = jsonrpc_parse_with(p, texts[i], strlen(texts[i]), &ra);
+		b = jsonrpc_parse(texts[i], strlen(texts[i]), &rb);
+		/* The same verdict and the same value as a fresh tokener. */
+		ck_assert_int_eq(a == NULL, b == NULL);
+		if (a != NULL)
+			ck_assert(json_object_equal(a, b));
+		else
+			ck_assert_str_eq(ra, rb);
+		json_object_put(a);
+		json_object_put(b);
+	}
+	a = jsonrpc_parse_with(p, texts[4], strlen(texts[4]), NULL);
+	ck_assert_int_eq(json_object_get_int(jsonrpc_id(a)), 8);
+	json_object_put(a);
+	jsonrpc_parser_free(p);
+	jsonrpc_parser_free(NULL);
+	/* No parser: as jsonrpc_parse(). */
+	a = jsonrpc_parse_with(NULL, texts[1], strlen(texts[1]), NULL);
+	ck_assert_ptr_nonnull(a);
+	json_object_put(a);
+}
+END_TEST
+
 static Suite *
 jsonrpc_suite(void)
 {
@@ -693,6 +733,7 @@ jsonrpc_suite(void)
 	tcase_add_test(tc, test_id_equal_compares_type_and_value);
 	tcase_add_test(tc, test_id_copy_is_deep_and_equal);
 	tcase_add_test(tc, test_unicode_string_ids);
+	tcase_add_test(tc, test_kept_parser_forgets_the_previous_message);
 	suite_add_tcase(s, tc);
 	return s;
 }
