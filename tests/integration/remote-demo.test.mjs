@@ -144,10 +144,12 @@ itest(`${kind} (1): connect with retry: initialize refused 503 twice, ` +
 	const inits = rpcs(demo, 'initialize');
 	assert.deepEqual(inits.map((r) => [r.status, r.fault ?? null]),
 	    [[503, '503'], [503, '503'], [TOOK(kind), null]]);
-	// initial_delay 0.2 s, factor 2, jitter off: never earlier.
+	// initial_delay 0.2 s, factor 2, jitter off: never earlier.  The
+	// times are the demo's, taken when it gets to a request, so a late
+	// first one shortens a gap by a few ms (0.198 s seen under load).
 	const gaps = [inits[1].t - inits[0].t, inits[2].t - inits[1].t];
 	for (const [i, want] of [[0, 0.2], [1, 0.4]]) {
-		assert.ok(gaps[i] >= want - 0.001,
+		assert.ok(gaps[i] >= want - 0.01,
 		    `gap ${i + 1} is ${gaps[i].toFixed(3)} s, want >= ${want} s`);
 		assert.ok(gaps[i] < want + 2, `gap ${i + 1} is ` +
 		    `${gaps[i].toFixed(3)} s`);
