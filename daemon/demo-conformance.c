@@ -77,6 +77,7 @@ struct conf_flow {
 	json_object	*(*ask)(struct conf_call *, json_object *state);
 	json_object	*(*answer)(struct conf_call *, json_object *state,
 			    json_object *responses, json_object **next);
+	int		  adapts;	/* goes on without a refused input */
 };
 
 struct conf_wait;
@@ -742,21 +743,21 @@ answer_context(struct conf_call *call, json_object *state, json_object *got,
 }
 
 static const struct conf_flow
-    flow_user_name = { ask_user_name, answer_user_name },
-    flow_capital = { ask_capital, answer_capital },
-    flow_roots = { ask_roots, answer_roots },
-    flow_request_state = { ask_confirm, answer_request_state },
-    flow_multiple = { ask_multiple, answer_multiple },
-    flow_rounds = { ask_rounds, answer_rounds },
-    flow_tampered_state = { ask_confirm, answer_tampered_state },
-    flow_declared = { ask_declared, answer_declared },
-    flow_hello = { ask_hello, answer_hello },
-    flow_continue = { ask_continue, answer_continue },
-    flow_llm = { ask_llm, answer_llm },
-    flow_response = { ask_response, answer_response },
-    flow_defaults = { ask_defaults, answer_form },
-    flow_enums = { ask_enums, answer_form },
-    flow_context = { ask_context, answer_context };
+    flow_user_name = { ask_user_name, answer_user_name, 0 },
+    flow_capital = { ask_capital, answer_capital, 0 },
+    flow_roots = { ask_roots, answer_roots, 0 },
+    flow_request_state = { ask_confirm, answer_request_state, 0 },
+    flow_multiple = { ask_multiple, answer_multiple, 0 },
+    flow_rounds = { ask_rounds, answer_rounds, 0 },
+    flow_tampered_state = { ask_confirm, answer_tampered_state, 0 },
+    flow_declared = { ask_declared, answer_declared, 1 },
+    flow_hello = { ask_hello, answer_hello, 0 },
+    flow_continue = { ask_continue, answer_continue, 0 },
+    flow_llm = { ask_llm, answer_llm, 0 },
+    flow_response = { ask_response, answer_response, 0 },
+    flow_defaults = { ask_defaults, answer_form, 0 },
+    flow_enums = { ask_enums, answer_form, 0 },
+    flow_context = { ask_context, answer_context, 0 };
 
 /* ---- running a flow ---- */
 
@@ -886,6 +887,35 @@ conf_notify(struct conf_call *call, const char *method, json_object *params)
 	h->notify(h->arg, json_object_get(call->id), method, params);
 }
 
+/* Whether a legacy input request of ours with this id awaits its answer. */
+static int
+conf_request_id_taken(struct demo_conf *c, const char *sid)
+{
+	struct conf_wait	*w;
+
+	TAILQ_FOREACH(w, &c->waits, entry)
+		if (w->kind == CONF_WAIT_INPUT && jget(w->asked, sid) != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * A legacy input request is named after its input (the key a 2026-07-28
+ * flow would use) while no other request waits under that name, so a
+ * proxy that turns it into an InputRequiredResult can keep the name.
+ */
+static void
+conf_request_id(struct demo_conf *c, const char *key, char *sid, size_t len)
+{
+	if (strlen(key) < len && !conf_request_id_taken(c, key)) {
+		snprintf(sid, len, "%s", key);
+		return;
+	}
+	do
+		snprintf(sid, len, "c-%u", ++c->seq);
+	while (conf_request_id_taken(c, sid));
+}
+
 /*
  * Legacy: the round's requests go to the client as real requests; the
  * call goes on when the last response is in.  Returns 0 while waiting,
@@ -912,8 +942,7 @@ conf_input_round(struct conf_wait *w, json_object **res)
 			w->asked = json_object_new_object();
 			w->answers = json_object_new_object();
 			json_object_object_foreach(asked, key, req) {
-				snprintf(sid, sizeof sid, "c-%u",
-				    ++call->c->seq);
+				conf_request_id(call->c, key, sid, sizeof sid);
 				json_object_object_add(w->asked, sid,
 				    JSTR(key));
 				call->c->host.request(call->c->host.arg, sid,
@@ -959,10 +988,27 @@ conf_input_done(struct conf_wait *w, json_object *res)
 static void
 conf_input_response(struct conf_wait *w, const char *key, json_object *msg)
 {
-	json_object	*res = NULL, *next = NULL, *asked, *result;
+	json_object	*res = NULL, *next = NULL, *asked, *result, *err;
 	const char	*method, *why;
 	char		*s;
 
+	/*
+	 * The client refused for want of a capability: a flow that cannot do
+	 * without the input fails the call with the client's own error, as a
+	 * 2026-07-28 server would answer -32021 (a proxy in front of a modern
+	 * client relies on it); one that adapts goes on without it.
+	 */
+	err = jget(msg, "error");
+	if (err != NULL && !w->flow->adapts &&
+	    json_object_get_int(jget(err, "code")) == MCP_MISSING_CAPABILITY) {
+		conf_fail(&w->call, MCP_MISSING_CAPABILITY,
+		    json_object_get(jget(err, "data")), "%s",
+		    jstr(err, "message") != NULL ? jstr(err, "message") :
+		    "a client capability is missing");
+		conf_answer(&w->call, 0, NULL);
+		conf_wait_free(w);
+		return;
+	}
 	result = jget(msg, "result");
 	json_object_object_add(w->answers, key, json_object_get(result));
 	if (json_object_object_length(w->answers) <

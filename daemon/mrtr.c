@@ -1,10 +1,10 @@
 /*
- * Multi round-trip requests (2026-07-28) in front of legacy upstreams: a
- * server->client request raised during a modern client's call becomes an
- * InputRequiredResult; the client's retry answers it and takes over the
+ * Multi round-trip requests (2026-07-28) in front of legacy upstreams: the
+ * server->client requests raised during a modern client's call become one
+ * InputRequiredResult; the client's retry answers them and takes over the
  * parked upstream call.  requestState is "mcprelay:<id>.<hmac>", the HMAC
  * keyed with random bytes made at start, so a forged or altered state is
- * refused and an id is only good while its park lives.
+ * refused and an id is only good for the round it was given out for.
  */
 #include "autoconf.h"
 
@@ -35,17 +35,44 @@
 #define MRTR_PREFIX		"mcprelay:"
 #define MRTR_ID_LEN		32		/* hex characters */
 #define MRTR_MAC_LEN		64		/* hex of SHA-256 */
+#define MRTR_KEY_LEN		64		/* longest inputRequests key */
+#define MRTR_MAX_ASKS		16		/* per call, at any time */
 #define MRTR_DEFAULT_WAIT	60.0		/* seconds for the retry */
+
+/* One server->client request of the parked call. */
+struct mrtr_ask {
+	char			 key[MRTR_KEY_LEN + 1];
+	struct json_object	*upstream_id;	/* the request to answer */
+	struct json_object	*req;		/* {method, params} */
+	int			 asked;		/* in the client's round */
+	TAILQ_ENTRY(mrtr_ask)	 entry;
+};
+TAILQ_HEAD(mrtr_asks, mrtr_ask);
+
+/*
+ * GATHERING: the client's request is still open and the requests raised
+ * in this turn of the event loop are collected, so that a server asking
+ * several things at once is one round, not several.  WAITING: the client
+ * has the InputRequiredResult; requests raised now go in the next round.
+ * ENDED: the upstream call ended meanwhile, its reply waits for the retry.
+ */
+enum mrtr_park_state {
+	MRTR_GATHERING,
+	MRTR_WAITING,
+	MRTR_ENDED,
+};
 
 struct mrtr_park {
 	struct mrtr		*m;
-	char			 id[MRTR_ID_LEN + 1];
-	struct handler		*h;		/* NULL once the call ended */
+	enum mrtr_park_state	 state;
+	char			 id[MRTR_ID_LEN + 1];	/* this round's */
+	struct handler		*h;		/* NULL once ENDED */
 	struct request		*r;		/* the parked upstream call */
-	struct json_object	*upstream_id;	/* request to answer, or NULL */
+	struct mrtr_asks	 asks;
+	int			 nasks;
 	struct json_object	*final;		/* reply that came while parked */
-	char			 key[32];	/* the inputRequests key */
-	struct event		*timer;
+	struct event		*flush;		/* GATHERING -> WAITING */
+	struct event		*timer;		/* the retry's deadline */
 	TAILQ_ENTRY(mrtr_park)	 entry;
 };
 
@@ -56,6 +83,7 @@ struct mrtr {
 	TAILQ_HEAD(, mrtr_park)	 parks;
 };
 
+static void	mrtr_flush_cb(evutil_socket_t, short, void *);
 static void	mrtr_timeout_cb(evutil_socket_t, short, void *);
 
 struct mrtr *
@@ -72,13 +100,33 @@ mrtr_new(struct relay *relay)
 }
 
 static void
+mrtr_ask_free(struct mrtr_park *p, struct mrtr_ask *a)
+{
+	TAILQ_REMOVE(&p->asks, a, entry);
+	p->nasks--;
+	json_object_put(a->upstream_id);
+	json_object_put(a->req);
+	free(a);
+}
+
+static void
+mrtr_asks_clear(struct mrtr_park *p)
+{
+	struct mrtr_ask	*a;
+
+	while ((a = TAILQ_FIRST(&p->asks)) != NULL)
+		mrtr_ask_free(p, a);
+}
+
+static void
 mrtr_park_free(struct mrtr_park *p)
 {
 	TAILQ_REMOVE(&p->m->parks, p, entry);
 	if (p->r != NULL)
 		p->r->parked = NULL;
+	mrtr_asks_clear(p);
+	event_free(p->flush);
 	event_free(p->timer);
-	json_object_put(p->upstream_id);
 	json_object_put(p->final);
 	free(p);
 }
@@ -94,6 +142,36 @@ mrtr_free(struct mrtr *m)
 		mrtr_park_free(p);
 	OPENSSL_cleanse(m->key, sizeof m->key);
 	free(m);
+}
+
+/* The one place a park changes state. */
+static void
+mrtr_park_set_state(struct mrtr_park *p, enum mrtr_park_state state)
+{
+	struct timeval	 now = { 0, 0 }, tv;
+	double		 wait;
+
+	switch (state) {
+	case MRTR_GATHERING:
+		evtimer_add(p->flush, &now);
+		break;
+	case MRTR_WAITING:
+		if (p->state == MRTR_WAITING)
+			break;		/* one deadline for the whole call */
+		wait = handler_config(p->h)->request_timeout > 0 ?
+		    handler_config(p->h)->request_timeout : MRTR_DEFAULT_WAIT;
+		tv.tv_sec = (time_t)wait;
+		tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
+		evtimer_add(p->timer, &tv);
+		break;
+	case MRTR_ENDED:
+		/* The upstream call is over: its questions are moot. */
+		mrtr_asks_clear(p);
+		p->r = NULL;
+		p->h = NULL;
+		break;
+	}
+	p->state = state;
 }
 
 static void
@@ -120,16 +198,24 @@ mrtr_mac(struct mrtr *m, const char *id, char *out)
 	mrtr_hex(mac, len, out);
 }
 
-static const char *
-mrtr_capability(const char *method)
+/* A fresh id for a round: the previous round's requestState stops working. */
+static void
+mrtr_new_id(struct mrtr_park *p)
 {
-	if (strcmp(method, "sampling/createMessage") == 0)
-		return "sampling";
-	if (strcmp(method, "elicitation/create") == 0)
-		return "elicitation";
-	if (strcmp(method, "roots/list") == 0)
-		return "roots";
-	return NULL;
+	unsigned char	raw[MRTR_ID_LEN / 2];
+
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+		fatal("getrandom");
+	mrtr_hex(raw, sizeof raw, p->id);
+}
+
+/* The three requests an InputRequiredResult can carry (InputRequest). */
+static int
+mrtr_input_method(const char *method)
+{
+	return strcmp(method, "sampling/createMessage") == 0 ||
+	    strcmp(method, "elicitation/create") == 0 ||
+	    strcmp(method, "roots/list") == 0;
 }
 
 static void
@@ -140,29 +226,109 @@ mrtr_refuse(struct handler *h, struct json_object *msg, int code,
 	    jsonrpc_error_new(NULL, code, text, data));
 }
 
+static int
+mrtr_key_taken(struct mrtr_park *p, const char *key)
+{
+	struct mrtr_ask	*a;
+
+	TAILQ_FOREACH(a, &p->asks, entry)
+		if (strcmp(a->key, key) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The inputRequests key: the upstream request's own id when it is a
+ * plain string, so that a legacy server can name its inputs as a modern
+ * one would; else one of ours.
+ */
+static void
+mrtr_key(struct mrtr_park *p, struct json_object *id, char *key)
+{
+	const char	*s;
+	size_t		 len;
+
+	if (json_object_is_type(id, json_type_string)) {
+		s = json_object_get_string(id);
+		len = strlen(s);
+		if (len > 0 && len <= MRTR_KEY_LEN &&
+		    strspn(s, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == len &&
+		    !mrtr_key_taken(p, s)) {
+			memcpy(key, s, len + 1);
+			return;
+		}
+	}
+	do {
+		snprintf(key, MRTR_KEY_LEN + 1, "mcprelay-%llu",
+		    (unsigned long long)++p->m->seq);
+	} while (mrtr_key_taken(p, key));
+}
+
+/*
+ * A first request may bring answers (inputResponses without a requestState
+ * of ours), as a 2026-07-28 client may: the one named like the server's
+ * request answers it, once; asked again later, it goes to the client.
+ */
+static struct json_object *
+mrtr_preanswer(struct request *r, struct json_object *id)
+{
+	struct json_object	*params, *responses, *answer;
+	const char		*key;
+
+	if (!json_object_is_type(id, json_type_string) || r->msg == NULL ||
+	    !json_object_object_get_ex(r->msg, "params", &params) ||
+	    !json_object_object_get_ex(params, "inputResponses", &responses) ||
+	    !json_object_is_type(responses, json_type_object))
+		return NULL;
+	key = json_object_get_string(id);
+	if (!json_object_object_get_ex(responses, key, &answer) ||
+	    !json_object_is_type(answer, json_type_object))
+		return NULL;
+	answer = json_object_get(answer);
+	json_object_object_del(responses, key);
+	return answer;
+}
+
+static struct mrtr_park *
+mrtr_park_new(struct mrtr *m, struct handler *h, struct request *r)
+{
+	struct mrtr_park	*p;
+
+	p = xcalloc(1, sizeof *p);
+	p->m = m;
+	p->h = h;
+	p->r = r;
+	TAILQ_INIT(&p->asks);
+	p->flush = evtimer_new(m->relay->base, mrtr_flush_cb, p);
+	p->timer = evtimer_new(m->relay->base, mrtr_timeout_cb, p);
+	TAILQ_INSERT_TAIL(&m->parks, p, entry);
+	r->parked = p;
+	mrtr_park_set_state(p, MRTR_GATHERING);
+	return p;
+}
+
 void
 mrtr_raise(struct mrtr *m, struct handler *h, struct json_object *msg,
     struct request *r)
 {
 	struct mrtr_park	*p;
-	struct json_object	*result, *inputs, *req, *params, *data, *reply;
-	struct client_stream	*stream;
+	struct mrtr_ask		*a;
+	struct json_object	*params, *data, *answer;
 	const char		*method = jsonrpc_method(msg), *cap;
-	unsigned char		 raw[MRTR_ID_LEN / 2];
-	char			 mac[MRTR_MAC_LEN + 1], *state, text[256];
-	struct timeval		 tv;
-	double			 wait;
+	char			 text[256];
 
 	if (m == NULL) {
 		mrtr_refuse(h, msg, RELAY_ERR_NO_CLIENT, "no client can answer "
 		    "this request", NULL);
 		return;
 	}
-	if ((cap = mrtr_capability(method)) == NULL) {
+	if (!mrtr_input_method(method)) {
 		mrtr_refuse(h, msg, JSONRPC_METHOD_NOT_FOUND,
 		    "Method not found", NULL);
 		return;
 	}
+	cap = era_server_request_capability(method);
 	if (r->client_caps == NULL ||
 	    !json_object_object_get_ex(r->client_caps, cap, NULL)) {
 		snprintf(text, sizeof text, "the client did not declare the "
@@ -175,38 +341,62 @@ mrtr_raise(struct mrtr *m, struct handler *h, struct json_object *msg,
 		mrtr_refuse(h, msg, ERA_ERR_MISSING_CAPABILITY, text, data);
 		return;
 	}
-	if (r->stream == NULL || r->parked != NULL) {
+	if ((answer = mrtr_preanswer(r, jsonrpc_id(msg))) != NULL) {
+		log_debug("server %s: %s answered from the client's "
+		    "inputResponses", handler_name(h), method);
+		handler_answer_server_request(h, jsonrpc_id(msg),
+		    jsonrpc_result_new(NULL, answer));
+		return;
+	}
+	if ((p = r->parked) == NULL && r->stream == NULL) {
 		mrtr_refuse(h, msg, RELAY_ERR_NO_CLIENT, "the client that made "
 		    "this call can no longer be asked", NULL);
 		return;
 	}
+	if (p != NULL && p->nasks >= MRTR_MAX_ASKS) {
+		mrtr_refuse(h, msg, RELAY_ERR_NO_CLIENT, "too many requests "
+		    "to the client are already waiting for this call", NULL);
+		return;
+	}
+	if (p == NULL)
+		p = mrtr_park_new(m, h, r);
 
-	p = xcalloc(1, sizeof *p);
-	p->m = m;
-	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-		fatal("getrandom");
-	mrtr_hex(raw, sizeof raw, p->id);
-	p->h = h;
-	p->r = r;
-	p->upstream_id = jsonrpc_id_copy(jsonrpc_id(msg));
-	snprintf(p->key, sizeof p->key, "mcprelay-%llu",
-	    (unsigned long long)++m->seq);
-	p->timer = evtimer_new(m->relay->base, mrtr_timeout_cb, p);
-	wait = handler_config(h)->request_timeout > 0 ?
-	    handler_config(h)->request_timeout : MRTR_DEFAULT_WAIT;
-	tv.tv_sec = (time_t)wait;
-	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
-	evtimer_add(p->timer, &tv);
-	TAILQ_INSERT_TAIL(&m->parks, p, entry);
-	r->parked = p;
-
-	req = json_object_new_object();
-	json_object_object_add(req, "method", json_object_new_string(method));
+	a = xcalloc(1, sizeof *a);
+	a->upstream_id = jsonrpc_id_copy(jsonrpc_id(msg));
+	mrtr_key(p, a->upstream_id, a->key);
+	a->req = json_object_new_object();
+	json_object_object_add(a->req, "method",
+	    json_object_new_string(method));
 	if (json_object_object_get_ex(msg, "params", &params))
-		json_object_object_add(req, "params", json_object_get(params));
+		json_object_object_add(a->req, "params",
+		    json_object_get(params));
+	TAILQ_INSERT_TAIL(&p->asks, a, entry);
+	p->nasks++;
+	log_debug("server %s: %s to ask of a 2026-07-28 client as input "
+	    "request %s", handler_name(h), method, a->key);
+}
+
+/*
+ * Answers the client's request (id, on stream) with the requests not yet
+ * asked, under a new requestState.
+ */
+static void
+mrtr_ask_client(struct mrtr_park *p, struct client_stream *stream,
+    struct json_object *id, const char *method)
+{
+	struct json_object	*result, *inputs, *reply;
+	struct mrtr_ask		*a;
+	char			 mac[MRTR_MAC_LEN + 1], *state;
+
+	mrtr_new_id(p);
 	inputs = json_object_new_object();
-	json_object_object_add(inputs, p->key, req);
-	mrtr_mac(m, p->id, mac);
+	TAILQ_FOREACH(a, &p->asks, entry) {
+		if (a->asked)
+			continue;
+		a->asked = 1;
+		json_object_object_add(inputs, a->key, json_object_get(a->req));
+	}
+	mrtr_mac(p->m, p->id, mac);
 	xasprintf(&state, "%s%s.%s", MRTR_PREFIX, p->id, mac);
 	result = json_object_new_object();
 	json_object_object_add(result, "resultType",
@@ -215,27 +405,47 @@ mrtr_raise(struct mrtr *m, struct handler *h, struct json_object *msg,
 	json_object_object_add(result, "requestState",
 	    json_object_new_string(state));
 	free(state);
-	reply = jsonrpc_result_new(r->client_id, result);
-	era_reply_to_modern(reply, r->method, "mcprelay", PACKAGE_VERSION);
-
-	/* The client's request ends here; the upstream call goes on. */
-	stream = r->stream;
-	request_detach_stream(r);
+	reply = jsonrpc_result_new(id, result);
+	era_reply_to_modern(reply, method, "mcprelay", PACKAGE_VERSION);
+	mrtr_park_set_state(p, MRTR_WAITING);
 	client_stream_write(stream, reply, 1);
 	json_object_put(reply);
-	log_debug("server %s: %s asked of a 2026-07-28 client as input "
-	    "request %s", handler_name(h), method, p->key);
+}
+
+static void
+mrtr_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mrtr_park	*p = arg;
+	struct request		*r = p->r;
+	struct client_stream	*stream = r->stream;
+	struct mrtr_ask		*a;
+
+	if (stream == NULL) {
+		/* The client went away while we gathered. */
+		TAILQ_FOREACH(a, &p->asks, entry)
+			handler_answer_server_request(p->h, a->upstream_id,
+			    jsonrpc_error_new(NULL, RELAY_ERR_NO_CLIENT, "the "
+			    "client that made this call can no longer be "
+			    "asked", NULL));
+		mrtr_park_free(p);
+		return;
+	}
+	log_debug("server %s: asking a 2026-07-28 client for %d input(s)",
+	    handler_name(p->h), p->nasks);
+	/* The client's request ends here; the upstream call goes on. */
+	request_detach_stream(r);
+	mrtr_ask_client(p, stream, r->client_id, r->method);
 }
 
 void
 mrtr_request_done(struct mrtr_park *p, struct json_object *reply)
 {
-	/* The upstream finished the call: its question is moot, its answer
-	 * waits for the retry. */
-	p->r = NULL;
-	p->h = NULL;
-	json_object_put(p->upstream_id);
-	p->upstream_id = NULL;
+	if (p->state == MRTR_GATHERING) {
+		/* Not asked yet: the client's request gets the reply itself. */
+		mrtr_park_free(p);
+		return;
+	}
+	mrtr_park_set_state(p, MRTR_ENDED);
 	json_object_put(p->final);
 	p->final = reply != NULL ? json_object_get(reply) : NULL;
 }
@@ -244,11 +454,14 @@ static void
 mrtr_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mrtr_park	*p = arg;
+	struct mrtr_ask		*a;
 
-	if (p->h != NULL && p->upstream_id != NULL)
-		handler_answer_server_request(p->h, p->upstream_id,
-		    jsonrpc_error_new(NULL, RELAY_ERR_NO_CLIENT, "the client "
-		    "did not retry with the requested input in time", NULL));
+	if (p->state == MRTR_WAITING)
+		TAILQ_FOREACH(a, &p->asks, entry)
+			handler_answer_server_request(p->h, a->upstream_id,
+			    jsonrpc_error_new(NULL, RELAY_ERR_NO_CLIENT, "the "
+			    "client did not retry with the requested input in "
+			    "time", NULL));
 	mrtr_park_free(p);
 }
 
@@ -278,20 +491,42 @@ mrtr_find(struct mrtr *m, const char *state)
 	if (CRYPTO_memcmp(mac, dot + 1, MRTR_MAC_LEN) != 0)
 		return NULL;
 	TAILQ_FOREACH(p, &m->parks, entry)
-		if (strcmp(p->id, id) == 0)
+		if (p->state != MRTR_GATHERING && strcmp(p->id, id) == 0)
 			return p;
 	return NULL;
+}
+
+/* The retry's answer to every request of the round, or NULL and *missing. */
+static int
+mrtr_answers_complete(struct mrtr_park *p, struct json_object *responses,
+    const char **missing)
+{
+	struct json_object	*answer;
+	struct mrtr_ask		*a;
+
+	TAILQ_FOREACH(a, &p->asks, entry) {
+		if (!a->asked)
+			continue;
+		if (responses == NULL ||
+		    !json_object_object_get_ex(responses, a->key, &answer) ||
+		    !json_object_is_type(answer, json_type_object)) {
+			*missing = a->key;
+			return 0;
+		}
+	}
+	return 1;
 }
 
 int
 mrtr_resume(struct mrtr *m, struct json_object *msg,
     struct client_stream *stream)
 {
-	struct json_object	*params, *v, *responses, *answer, *reply, *meta;
-	struct json_object	*tok;
+	struct json_object	*params, *v, *responses = NULL, *answer;
+	struct json_object	*reply, *meta, *tok;
 	struct mrtr_park	*p;
+	struct mrtr_ask		*a, *next;
 	struct request		*r;
-	const char		*method = jsonrpc_method(msg);
+	const char		*method = jsonrpc_method(msg), *missing = NULL;
 	char			 text[160];
 
 	if (m == NULL ||
@@ -307,7 +542,7 @@ mrtr_resume(struct mrtr *m, struct json_object *msg,
 		    "not valid (altered, or expired)", NULL), method);
 		return 1;
 	}
-	if (p->r == NULL) {
+	if (p->state == MRTR_ENDED) {
 		/* The call ended while the client was away. */
 		reply = p->final != NULL ? json_object_get(p->final) :
 		    jsonrpc_error_new(NULL, JSONRPC_INTERNAL_ERROR, "the "
@@ -318,19 +553,22 @@ mrtr_resume(struct mrtr *m, struct json_object *msg,
 		mrtr_reply(stream, reply, method);
 		return 1;
 	}
-	if (!json_object_object_get_ex(params, "inputResponses", &responses) ||
-	    !json_object_object_get_ex(responses, p->key, &answer) ||
-	    !json_object_is_type(answer, json_type_object)) {
+	json_object_object_get_ex(params, "inputResponses", &responses);
+	if (!mrtr_answers_complete(p, responses, &missing)) {
 		snprintf(text, sizeof text, "Invalid params: inputResponses "
-		    "must answer '%s'", p->key);
+		    "must answer '%s'", missing);
 		mrtr_reply(stream, jsonrpc_error_new(jsonrpc_id(msg),
 		    JSONRPC_INVALID_PARAMS, text, NULL), method);
 		return 1;
 	}
-	handler_answer_server_request(p->h, p->upstream_id,
-	    jsonrpc_result_new(NULL, json_object_get(answer)));
-
-	/* The retry takes over the parked call: its id, its stream. */
+	TAILQ_FOREACH_SAFE(a, &p->asks, entry, next) {
+		if (!a->asked)
+			continue;
+		json_object_object_get_ex(responses, a->key, &answer);
+		handler_answer_server_request(p->h, a->upstream_id,
+		    jsonrpc_result_new(NULL, json_object_get(answer)));
+		mrtr_ask_free(p, a);
+	}
 	r = p->r;
 	json_object_put(r->client_id);
 	r->client_id = jsonrpc_id_copy(jsonrpc_id(msg));
@@ -339,6 +577,12 @@ mrtr_resume(struct mrtr *m, struct json_object *msg,
 		json_object_put(r->client_progress);
 		r->client_progress = json_object_get(tok);
 	}
+	/* The server asked more while the client was away: another round. */
+	if (p->nasks > 0) {
+		mrtr_ask_client(p, stream, r->client_id, method);
+		return 1;
+	}
+	/* The retry takes over the parked call: its id, its stream. */
 	r->stream = stream;
 	TAILQ_INSERT_TAIL(&stream->requests, r, stream_entry);
 	mrtr_park_free(p);

@@ -23,9 +23,10 @@ void		 mrtr_free(struct mrtr *);
 
 /*
  * The upstream of h raised msg (a server->client request) while r, a
- * modern request, was in flight: answer r with an InputRequiredResult and
- * park it.  Always answers, one way or another (-32021 to the upstream
- * when the client did not declare the capability).
+ * modern request, was in flight: park r, and at the end of this turn of
+ * the event loop answer it with one InputRequiredResult carrying every
+ * request raised meanwhile.  Each request is answered one way or another
+ * (-32021 to the upstream when the client did not declare the capability).
  */
 void		 mrtr_raise(struct mrtr *, struct handler *h,
 		    struct json_object *msg, struct request *r);

@@ -236,15 +236,9 @@ function demoHasHttp() {
 }
 
 // Upstream era and requirement set that cannot pass in full through a
-// translation, and why (docs/protocol.md, Limits).
-const ERA_LIMITS = {
-	'legacy-2026-07-28': 'a legacy server asks for input one request at ' +
-	    'a time, cannot name the inputRequests keys the 2026-07-28 ' +
-	    'fixture uses, and goes ahead with a call the client lacks the ' +
-	    'capability for: input-required-result-basic-elicitation, ' +
-	    '-multiple-input-requests and server-stateless\'s -32021 check ' +
-	    'fail',
-};
+// translation, and why (docs/protocol.md, Limits): such a run is a
+// diagnostic.  None at present.
+const ERA_LIMITS = {};
 
 // Each run: how to set it up, and whether its failures fail make.
 const RUNS = [];

@@ -949,6 +949,100 @@ itest('raw wire: InputRequiredResult for a legacy upstream, altered ' +
 	assert.equal(r.json.error?.code, -32602, r.body);
 });
 
+/*
+ * The legacy conformance fixture asks for several inputs at once and names
+ * its requests after them: mcprelayd gathers them into one
+ * InputRequiredResult under those names, refuses what the client did not
+ * declare (and the fixture passes the -32021 on), takes answers a first
+ * request already brings, and parks the call again for a second round.
+ */
+itest('raw wire: a legacy server\'s inputs raised together are one ' +
+    'round, named as it named them; -32021 passed on; inputResponses ' +
+    'without a state answer; a second round re-parks', async (t) => {
+	const dir = tmpdir(t);
+	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
+	    servers: { old: demoServer(['--name', 'old', '--conformance',
+	    '--era', 'legacy']) } }) });
+	await waitFor(() => /server old: initializing -> ready/.test(d.log()));
+	const url = d.mcpUrl('old');
+	let id = 0;
+	const call = (name, caps, extra = {}) => post(url, { jsonrpc: '2.0',
+	    id: ++id, method: 'tools/call', params: { name, arguments: {},
+	    _meta: modernMeta({ [META.caps]: caps }), ...extra } },
+	    { 'mcp-name': name });
+	const all = { elicitation: {}, sampling: {}, roots: {} };
+	const name = { action: 'accept', content: { name: 'Alice' } };
+	const sample = { role: 'assistant', model: 'm',
+	    content: { type: 'text', text: 'Hi there' } };
+	const roots = { roots: [{ uri: 'file:///tmp', name: 'tmp' }] };
+
+	// A first request that brings its answer is not asked at all.
+	let r = await call('test_input_required_result_elicitation', all,
+	    { inputResponses: { user_name: name, extra_key: name } });
+	assert.equal(r.status, 200, r.body);
+	assert.equal(r.json.result.resultType, 'complete', r.body);
+	assert.equal(toolText(r.json.result), 'Hello, Alice!');
+
+	// Three requests raised together: one round, the fixture's names.
+	r = await call('test_input_required_result_multiple_inputs', all);
+	assert.equal(r.status, 200, r.body);
+	const first = r.json.result;
+	assert.equal(first.resultType, 'input_required', r.body);
+	assert.deepEqual(Object.keys(first.inputRequests).sort(),
+	    ['client_roots', 'greeting', 'user_name']);
+	assert.deepEqual(Object.fromEntries(Object.entries(
+	    first.inputRequests).map(([k, v]) => [k, v.method])), {
+	    user_name: 'elicitation/create',
+	    greeting: 'sampling/createMessage', client_roots: 'roots/list' });
+	// An answer missing: refused, and the round still stands.
+	r = await call('test_input_required_result_multiple_inputs', all, {
+	    requestState: first.requestState,
+	    inputResponses: { user_name: name, greeting: sample } });
+	assert.equal(r.json.error?.code, -32602, r.body);
+	assert.match(r.json.error.message, /client_roots/);
+	r = await call('test_input_required_result_multiple_inputs', all, {
+	    requestState: first.requestState, inputResponses: {
+	    user_name: name, greeting: sample, client_roots: roots } });
+	assert.equal(r.json.result?.resultType, 'complete', r.body);
+	assert.equal(toolText(r.json.result),
+	    'Name: Alice; Greeting: Hi there; Roots: 1');
+
+	// Only sampling declared: elicitation is refused to the server, the
+	// round asks only for the sample.
+	r = await call('test_input_required_result_capabilities',
+	    { sampling: {} });
+	assert.equal(r.json.result?.resultType, 'input_required', r.body);
+	assert.deepEqual(Object.keys(r.json.result.inputRequests),
+	    ['sample_input']);
+
+	// A call that cannot do without sampling fails with the refusal.
+	r = await call('test_missing_capability', {});
+	assert.equal(r.status, 400, r.body);
+	assert.equal(r.json.error?.code, -32021, r.body);
+	assert.deepEqual(r.json.error.data, { requiredCapabilities:
+	    { sampling: {} } });
+
+	// Two rounds: the call is parked again after the first retry, under
+	// a new state; the old one is spent.
+	r = await call('test_input_required_result_multi_round', all);
+	const s1 = r.json.result;
+	assert.deepEqual(Object.keys(s1.inputRequests), ['step1'], r.body);
+	r = await call('test_input_required_result_multi_round', all, {
+	    requestState: s1.requestState, inputResponses: { step1: name } });
+	const s2 = r.json.result;
+	assert.equal(s2?.resultType, 'input_required', r.body);
+	assert.deepEqual(Object.keys(s2.inputRequests), ['step2']);
+	assert.notEqual(s2.requestState, s1.requestState);
+	r = await call('test_input_required_result_multi_round', all, {
+	    requestState: s2.requestState, inputResponses: { step2: {
+	    action: 'accept', content: { color: 'blue' } } } });
+	assert.equal(toolText(r.json.result),
+	    'Multi-round complete for Alice who likes blue', r.body);
+	r = await call('test_input_required_result_multi_round', all, {
+	    requestState: s1.requestState, inputResponses: { step1: name } });
+	assert.equal(r.json.error?.code, -32602, r.body);
+});
+
 // ---- protocol: auto | modern | legacy ---------------------------------
 
 itest('protocol pinned per server: legacy never asks server/discover; ' +
