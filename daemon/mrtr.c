@@ -226,6 +226,17 @@ mrtr_refuse(struct handler *h, struct json_object *msg, int code,
 	    jsonrpc_error_new(NULL, code, text, data));
 }
 
+/* Every request of the park that no client will answer. */
+static void
+mrtr_refuse_all(struct mrtr_park *p, const char *text)
+{
+	struct mrtr_ask	*a;
+
+	TAILQ_FOREACH(a, &p->asks, entry)
+		handler_answer_server_request(p->h, a->upstream_id,
+		    jsonrpc_error_new(NULL, RELAY_ERR_NO_CLIENT, text, NULL));
+}
+
 static int
 mrtr_key_taken(struct mrtr_park *p, const char *key)
 {
@@ -418,15 +429,11 @@ mrtr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct mrtr_park	*p = arg;
 	struct request		*r = p->r;
 	struct client_stream	*stream = r->stream;
-	struct mrtr_ask		*a;
 
 	if (stream == NULL) {
 		/* The client went away while we gathered. */
-		TAILQ_FOREACH(a, &p->asks, entry)
-			handler_answer_server_request(p->h, a->upstream_id,
-			    jsonrpc_error_new(NULL, RELAY_ERR_NO_CLIENT, "the "
-			    "client that made this call can no longer be "
-			    "asked", NULL));
+		mrtr_refuse_all(p, "the client that made this call can no "
+		    "longer be asked");
 		mrtr_park_free(p);
 		return;
 	}
@@ -454,14 +461,10 @@ static void
 mrtr_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mrtr_park	*p = arg;
-	struct mrtr_ask		*a;
 
 	if (p->state == MRTR_WAITING)
-		TAILQ_FOREACH(a, &p->asks, entry)
-			handler_answer_server_request(p->h, a->upstream_id,
-			    jsonrpc_error_new(NULL, RELAY_ERR_NO_CLIENT, "the "
-			    "client did not retry with the requested input in "
-			    "time", NULL));
+		mrtr_refuse_all(p, "the client did not retry with the "
+		    "requested input in time");
 	mrtr_park_free(p);
 }
 
