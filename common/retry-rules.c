@@ -202,10 +202,130 @@ retry_rule_error_offset(const char *p)
 	return 0;
 }
 
+/*
+ * glibc's regcomp() copies a repeated piece once per repetition it may
+ * need ("a{3}" is three copies, "a+" two), and a repetition of a
+ * repetition multiplies: "s++++" doubles four times, "(a{99}){99}" makes
+ * 9,801 copies.  A pattern of a hundred characters can so ask for more
+ * memory than the machine has (found by fuzzing the configuration).  This
+ * counts the copies a pattern expands to and returns the offset of the
+ * piece that takes it past RETRY_RULE_RE_MAX_PIECES, or -1.  It reads any
+ * string safely; what it makes of an invalid one does not matter, since
+ * regcomp() refuses that next.
+ */
+#define RETRY_RULE_RE_MAX_PIECES	4096
+#define RETRY_RULE_RE_MAX_DEPTH		32
+
+/* The copies a repetition operator at p[*i] makes; *i ends on its last
+ * character. */
+static double
+retry_rule_repeat_factor(const char *p, size_t *i)
+{
+	unsigned long	 lo, hi;
+	size_t		 j = *i + 1;
+
+	if (p[*i] == '+')
+		return 2;
+	if (p[*i] != '{')
+		return 1;			/* '*' and '?' */
+	for (lo = 0; isdigit((unsigned char)p[j]) && lo < 100000; j++)
+		lo = lo * 10 + (unsigned long)(p[j] - '0');
+	hi = lo;
+	if (p[j] == ',') {
+		j++;
+		if (!isdigit((unsigned char)p[j]))
+			hi = lo + 1;		/* "{n,}": n copies and a star */
+		for (hi = isdigit((unsigned char)p[j]) ? 0 : hi;
+		    isdigit((unsigned char)p[j]) && hi < 100000; j++)
+			hi = hi * 10 + (unsigned long)(p[j] - '0');
+	}
+	if (p[j] == '}')
+		*i = j;
+	return hi > 0 ? (double)hi : 1;
+}
+
+static ssize_t
+retry_rule_too_complex(const char *p)
+{
+	double	 total[RETRY_RULE_RE_MAX_DEPTH], last[RETRY_RULE_RE_MAX_DEPTH];
+	double	 f;
+	size_t	 depth = 0, i, at;
+	char	 end;
+
+	total[0] = last[0] = 0;
+	for (i = 0; p[i] != '\0'; i++) {
+		at = i;
+		switch (p[i]) {
+		case '[':
+			/* To its end, so that its characters are one piece. */
+			if (p[i + 1] == '^')
+				i++;
+			if (p[i + 1] == ']')
+				i++;
+			while (p[i + 1] != '\0' && p[i + 1] != ']') {
+				i++;
+				if (p[i] != '[' || (p[i + 1] != ':' &&
+				    p[i + 1] != '.' && p[i + 1] != '='))
+					continue;
+				end = p[i + 1];
+				for (i += 2; p[i] != '\0' && !(p[i] == end &&
+				    p[i + 1] == ']'); i++)
+					;
+				if (p[i] == '\0')
+					return -1;
+				i++;
+			}
+			if (p[i + 1] == ']')
+				i++;
+			total[depth] += 1;
+			last[depth] = 1;
+			break;
+		case '(':
+			if (++depth == RETRY_RULE_RE_MAX_DEPTH)
+				return (ssize_t)at;
+			total[depth] = last[depth] = 0;
+			break;
+		case ')':
+			if (depth == 0)
+				return -1;
+			f = total[depth] > 0 ? total[depth] : 1;
+			depth--;
+			total[depth] += f;
+			last[depth] = f;
+			break;
+		case '*':
+		case '+':
+		case '?':
+		case '{':
+			f = retry_rule_repeat_factor(p, &i);
+			total[depth] += last[depth] * (f - 1);
+			last[depth] *= f;
+			break;
+		case '|':
+		case '^':
+		case '$':
+			last[depth] = 0;
+			break;
+		case '\\':
+			if (p[i + 1] != '\0')
+				i++;
+			/* FALLTHROUGH */
+		default:
+			total[depth] += 1;
+			last[depth] = 1;
+			break;
+		}
+		if (total[depth] > RETRY_RULE_RE_MAX_PIECES)
+			return (ssize_t)at;
+	}
+	return -1;
+}
+
 int
 retry_rule_set_message(struct retry_rule *r, const char *pattern,
     char *errbuf, size_t errlen, size_t *offset)
 {
+	ssize_t	off;
 	int	rc;
 
 	if (r->re_ok)
@@ -214,6 +334,13 @@ retry_rule_set_message(struct retry_rule *r, const char *pattern,
 	free(r->message);
 	r->message = NULL;
 	*offset = 0;
+	/* Before regcomp(): it is what runs out of memory. */
+	if ((off = retry_rule_too_complex(pattern)) != -1) {
+		snprintf(errbuf, errlen, "too complex: its repetitions "
+		    "expand to more than %d pieces", RETRY_RULE_RE_MAX_PIECES);
+		*offset = (size_t)off;
+		return -1;
+	}
 	if ((rc = regcomp(&r->re, pattern, REG_EXTENDED)) != 0) {
 		regerror(rc, &r->re, errbuf, errlen);
 		regfree(&r->re);

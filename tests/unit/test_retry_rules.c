@@ -289,6 +289,35 @@ START_TEST(test_bad_regex_reports_where)
 }
 END_TEST
 
+/* Patterns regcomp() would take gigabytes for are refused before it. */
+START_TEST(test_regex_too_complex)
+{
+	struct retry_rules	*rs = retry_rules_new();
+	struct retry_rule	*r = retry_rules_add(rs);
+	char			 stacked[160], err[128];
+	size_t			 off;
+
+	/* The fuzzer's find: a hundred stacked '+' double it each time. */
+	snprintf(stacked, sizeof stacked, "retry in ([0-9]+)s%.100s",
+	    "++++++++++++++++++++++++++++++++++++++++++++++++++"
+	    "++++++++++++++++++++++++++++++++++++++++++++++++++");
+	/* 11 pieces before the s; the 12th + makes it 11 + 2^12. */
+	ck_assert_uint_eq(bad_offset(stacked), 18 + 11);
+	ck_assert_uint_eq(bad_offset("(a{99}){99}"), 7);
+	ck_assert_uint_eq(bad_offset("((((x{9}){9}){9}){9})"), 17);
+	ck_assert_int_eq(retry_rule_set_message(r, "(a{99}){99}", err,
+	    sizeof err, &off), -1);
+	ck_assert_str_eq(err, "too complex: its repetitions expand to more "
+	    "than 4096 pieces");
+	/* Ordinary patterns, and big but bounded ones, are fine. */
+	set_message(r, "rate limit, retry in ([0-9]+(\\.[0-9]+)?)s");
+	set_message(r, "[0-9]{1,255}-[a-z]{3000}");
+	set_message(r, "(a{64}){64}");
+	set_message(r, "x{2,}y*z?[[:digit:]]+");
+	retry_rules_free(rs);
+}
+END_TEST
+
 START_TEST(test_describe_lists_matchers)
 {
 	struct retry_rules	*rs = retry_rules_new();
@@ -321,6 +350,7 @@ retry_rules_suite(void)
 	tcase_add_test(tc, test_code_and_status_ranges_are_inclusive);
 	tcase_add_test(tc, test_method_and_tool_are_globs);
 	tcase_add_test(tc, test_result_error_message_and_hint);
+	tcase_add_test(tc, test_regex_too_complex);
 	tcase_add_test(tc, test_first_match_wins_across_lists);
 	tcase_add_test(tc, test_rule_policy_overrides_only_set_fields);
 	tcase_add_test(tc, test_bad_regex_reports_where);
