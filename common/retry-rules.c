@@ -287,7 +287,7 @@ retry_rule_too_complex(const char *p)
 			break;
 		case ')':
 			if (depth == 0)
-				return -1;
+				goto literal;	/* as glibc takes it */
 			f = total[depth] > 0 ? total[depth] : 1;
 			depth--;
 			total[depth] += f;
@@ -297,6 +297,11 @@ retry_rule_too_complex(const char *p)
 		case '+':
 		case '?':
 		case '{':
+			/* With nothing to repeat, or no interval after the
+			 * '{', count it as a character: never less. */
+			if (last[depth] == 0 || (p[i] == '{' &&
+			    !isdigit((unsigned char)p[i + 1])))
+				goto literal;
 			f = retry_rule_repeat_factor(p, &i);
 			total[depth] += last[depth] * (f - 1);
 			last[depth] *= f;
@@ -311,6 +316,7 @@ retry_rule_too_complex(const char *p)
 				i++;
 			/* FALLTHROUGH */
 		default:
+		literal:
 			total[depth] += 1;
 			last[depth] = 1;
 			break;

@@ -304,6 +304,9 @@ START_TEST(test_regex_too_complex)
 	/* 11 pieces before the s; the 12th + makes it 11 + 2^12. */
 	ck_assert_uint_eq(bad_offset(stacked), 18 + 11);
 	ck_assert_uint_eq(bad_offset("(a{99}){99}"), 7);
+	/* Literal to glibc, so repeated like any character. */
+	ck_assert_uint_eq(bad_offset("x)+++++++++++++"), 13);
+	ck_assert_uint_eq(bad_offset("x|{+++++++++++++"), 14);
 	ck_assert_uint_eq(bad_offset("((((x{9}){9}){9}){9})"), 17);
 	ck_assert_int_eq(retry_rule_set_message(r, "(a{99}){99}", err,
 	    sizeof err, &off), -1);
