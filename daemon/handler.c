@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1494,8 +1495,11 @@ handler_error_data(struct handler *h, struct request *r)
 			after = (double)(tv.tv_sec - now.tv_sec) +
 			    (double)(tv.tv_usec - now.tv_usec) / 1e6;
 		}
+		/* Whole seconds, rounded up (ceil(), without libm). */
+		if ((double)(int64_t)after < after)
+			after = (double)(int64_t)after + 1;
 		json_object_object_add(d, "retryAfter",
-		    json_object_new_double(after > 0 ? ceil(after) : 1));
+		    json_object_new_double(after > 0 ? after : 1));
 	}
 	return d;
 }
