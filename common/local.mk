@@ -12,4 +12,4 @@ libmcpcommon_a_SOURCES = \
 	common/ndjson.c common/ndjson.h \
 	common/sse.c common/sse.h
 
-COMMON_LIBS = libmcpcommon.a $(LIBEVENT_LIBS) $(JSONC_LIBS) -lm
+COMMON_LIBS = libmcpcommon.a $(LIBEVENT_LIBS) $(JSONC_LIBS)

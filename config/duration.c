@@ -199,13 +199,25 @@ size_parse(const char *s, uint64_t *out)
 	return -1;
 }
 
+/* round() of q >= 0, half up, without linking libm for it. */
+static double
+duration_round(double q)
+{
+	double	whole;
+
+	if (q >= 4503599627370496.0)	/* 2^52: no fraction left */
+		return q;
+	whole = (double)(int64_t)q;
+	return q - whole >= 0.5 ? whole + 1 : whole;
+}
+
 /* True when v is (within rounding) a whole multiple of unit. */
 static int
 duration_whole(double v, double unit)
 {
 	double	q = v / unit;
 
-	return q >= 1 && fabs(q - round(q)) < 1e-9 * q;
+	return q >= 1 && fabs(q - duration_round(q)) < 1e-9 * q;
 }
 
 void
@@ -218,11 +230,11 @@ duration_format(double secs, char *buf, size_t len)
 	if (secs == 0)
 		snprintf(buf, len, "0s");
 	else if (duration_whole(secs, 86400))
-		snprintf(buf, len, "%.0fd", round(secs / 86400));
+		snprintf(buf, len, "%.0fd", duration_round(secs / 86400));
 	else if (duration_whole(secs, 3600))
-		snprintf(buf, len, "%.0fh", round(secs / 3600));
+		snprintf(buf, len, "%.0fh", duration_round(secs / 3600));
 	else if (duration_whole(secs, 60))
-		snprintf(buf, len, "%.0fm", round(secs / 60));
+		snprintf(buf, len, "%.0fm", duration_round(secs / 60));
 	else if (secs >= 1)
 		snprintf(buf, len, "%.15gs", secs);
 	else

@@ -7,7 +7,7 @@
  */
 #include "autoconf.h"
 
-#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -249,7 +249,9 @@ events_alert(struct events *ev, const char *server, enum events_alert kind,
 static uint64_t
 events_rate_add(struct events *ev, struct events_server *es)
 {
-	int64_t		sec = (int64_t)floor(ev->mono(ev->clock_arg));
+	double		now = ev->mono(ev->clock_arg);
+	/* floor(), without linking libm for it */
+	int64_t		sec = (int64_t)now - ((double)(int64_t)now > now);
 	int		slot = (int)(((sec % EVENTS_RATE_WINDOW) +
 			    EVENTS_RATE_WINDOW) % EVENTS_RATE_WINDOW);
 	uint64_t	total = 0;

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,7 @@ static void	handler_connect_failed(struct handler *, enum fail_class,
 static void	handler_send_request(struct handler *, struct request *);
 static void	handler_transport_ready_cb(void *);
 static void	handler_transport_message_cb(void *, const char *, size_t);
+static void	handler_transport_message_obj_cb(void *, struct json_object *);
 static void	handler_transport_undelivered_cb(void *, const char *, size_t);
 static void	handler_transport_closed_cb(void *, enum upstream_close_reason,
 		    int, const char *);
@@ -221,6 +223,7 @@ static struct json_object *handler_tool_schema_cb(void *, const char *);
 static const struct upstream_event_cbs handler_transport_cbs = {
 	.ready = handler_transport_ready_cb,
 	.message = handler_transport_message_cb,
+	.message_obj = handler_transport_message_obj_cb,
 	.undelivered = handler_transport_undelivered_cb,
 	.closed = handler_transport_closed_cb,
 	.tool_schema = handler_tool_schema_cb,
@@ -1413,8 +1416,6 @@ static void
 handler_send_request(struct handler *h, struct request *r)
 {
 	struct json_object	*params, *meta;
-	const char		*s;
-	size_t			 len;
 	char			 token[64];
 
 	if (handler_answer_removed(h, r) || handler_refuse_tasks(h, r))
@@ -1443,7 +1444,6 @@ handler_send_request(struct handler *h, struct request *r)
 		json_object_object_add(meta, "progressToken",
 		    json_object_new_string(token));
 	}
-	s = jsonrpc_to_string(r->msg, &len);
 	r->where = REQUEST_INFLIGHT;
 	r->sent = 1;
 	r->undelivered = 0;
@@ -1451,7 +1451,7 @@ handler_send_request(struct handler *h, struct request *r)
 	h->last_traffic = relay_now();
 	handler_request_timer_arm(h, r, handler_request_timeout(h, r));
 	/* Not taken (the transport is failing): it never left. */
-	if (upstream_send(h->up, s, len) == -1) {
+	if (upstream_send_msg(h->up, r->msg) == -1) {
 		r->undelivered = 1;
 		log_debug("server %s: send failed; the loss is handled when "
 		    "the transport reports it", h->name);
@@ -1495,8 +1495,11 @@ handler_error_data(struct handler *h, struct request *r)
 			after = (double)(tv.tv_sec - now.tv_sec) +
 			    (double)(tv.tv_usec - now.tv_usec) / 1e6;
 		}
+		/* Whole seconds, rounded up (ceil(), without libm). */
+		if ((double)(int64_t)after < after)
+			after = (double)(int64_t)after + 1;
 		json_object_object_add(d, "retryAfter",
-		    json_object_new_double(after > 0 ? ceil(after) : 1));
+		    json_object_new_double(after > 0 ? after : 1));
 	}
 	return d;
 }
@@ -3056,20 +3059,12 @@ handler_on_server_request(struct handler *h, struct json_object *msg)
 	}
 }
 
+/* One message from the server, parsed (borrowed). */
 static void
-handler_transport_message_cb(void *arg, const char *json, size_t len)
+handler_on_message(struct handler *h, struct json_object *msg)
 {
-	struct handler		*h = arg;
-	struct json_object	*msg;
-	const char		*reason;
+	const char	*reason;
 
-	h->last_traffic = relay_now();
-	if ((msg = jsonrpc_parse_with(h->relay->parser, json, len,
-	    &reason)) == NULL) {
-		log_warnx("server %s: ignoring a message that is not JSON "
-		    "(%s)", h->name, reason);
-		return;
-	}
 	switch (jsonrpc_classify(msg, &reason)) {
 	case JSONRPC_RESULT:
 		handler_on_response(h, msg, 0);
@@ -3088,7 +3083,34 @@ handler_transport_message_cb(void *arg, const char *json, size_t len)
 		    h->name, reason);
 		break;
 	}
+}
+
+static void
+handler_transport_message_cb(void *arg, const char *json, size_t len)
+{
+	struct handler		*h = arg;
+	struct json_object	*msg;
+	const char		*reason;
+
+	h->last_traffic = relay_now();
+	if ((msg = jsonrpc_parse_with(h->relay->parser, json, len,
+	    &reason)) == NULL) {
+		log_warnx("server %s: ignoring a message that is not JSON "
+		    "(%s)", h->name, reason);
+		return;
+	}
+	handler_on_message(h, msg);
 	json_object_put(msg);
+}
+
+/* A remote transport parsed the message already. */
+static void
+handler_transport_message_obj_cb(void *arg, struct json_object *msg)
+{
+	struct handler	*h = arg;
+
+	h->last_traffic = relay_now();
+	handler_on_message(h, msg);
 }
 
 void

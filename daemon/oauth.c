@@ -13,8 +13,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1535,7 +1535,7 @@ oauth_got_tokens(struct oauth *o, struct json_object *j, char *msg,
 	else if (o->step == OAUTH_STEP_CODE || o->step == OAUTH_STEP_CLIENT)
 		oauth_set(&t->scope, o->scope);
 	t->expires_at = json_object_object_get_ex(j, "expires_in", &v) &&
-	    json_object_get_int64(v) > 0 ? floor(stats_wallclock()) +
+	    json_object_get_int64(v) > 0 ? (double)(int64_t)stats_wallclock() +
 	    (double)json_object_get_int64(v) : 0;
 	if ((o->step == OAUTH_STEP_CODE || o->step == OAUTH_STEP_CLIENT) &&
 	    o->meta.token_endpoint != NULL) {

@@ -6,7 +6,7 @@
  */
 #include "autoconf.h"
 
-#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -85,11 +85,16 @@ stats_latency_quantile(const struct stats_latency *l, double q)
 static struct json_object *
 stats_quantile_json(const struct stats_latency *l, double q)
 {
-	double	v = stats_latency_quantile(l, q);
+	double	v = stats_latency_quantile(l, q), us, whole;
 
 	if (v < 0)
 		return NULL;
-	return stats_double(round(v * 1e6) / 1e6);
+	/* round(), half up, without libm: a latency is far below 2^63 µs. */
+	us = v * 1e6;
+	whole = (double)(int64_t)us;
+	if (us - whole >= 0.5)
+		whole += 1;
+	return stats_double(whole / 1e6);
 }
 
 struct json_object *

@@ -274,18 +274,33 @@ int
 upstream_remote_deliver(struct upstream_remote *r, const char *json,
     size_t len, struct json_object *id, int *id_seen)
 {
-	struct json_object	*msg, *el;
-	const char		*s;
-	size_t			 i, n, slen;
+	struct json_object	*msg;
 
 	*id_seen = 0;
 	if ((msg = jsonrpc_parse_with(r->parser, json, len, NULL)) == NULL)
 		return -1;
+	upstream_remote_deliver_msg(r, msg, id, id_seen);
+	json_object_put(msg);
+	return 0;
+}
+
+/*
+ * The owner gets the parsed message itself (message_obj), so each message
+ * is parsed once on its way in.  Whether it answers id is decided before
+ * the owner sees it: the owner may change it.
+ */
+void
+upstream_remote_deliver_msg(struct upstream_remote *r,
+    struct json_object *msg, struct json_object *id, int *id_seen)
+{
+	struct json_object	*el;
+	size_t			 i, n;
+
+	*id_seen = 0;
 	if (!json_object_is_type(msg, json_type_array)) {
 		*id_seen = upstream_remote_is_response_to(msg, id);
-		json_object_put(msg);
-		upstream_emit_message(r->up, json, len);
-		return 0;
+		upstream_emit_message_obj(r->up, msg);
+		return;
 	}
 	/* A batch (2025-03-26): each message on its own. */
 	n = json_object_array_length(msg);
@@ -293,11 +308,8 @@ upstream_remote_deliver(struct upstream_remote *r, const char *json,
 		el = json_object_array_get_idx(msg, i);
 		if (upstream_remote_is_response_to(el, id))
 			*id_seen = 1;
-		s = jsonrpc_to_string(el, &slen);
-		upstream_emit_message(r->up, s, slen);
+		upstream_emit_message_obj(r->up, el);
 	}
-	json_object_put(msg);
-	return 0;
 }
 
 struct json_object *
@@ -743,12 +755,10 @@ uhttp_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Version and session from the initialize reply, before it is passed on. */
 static void
-uhttp_note_initialize(struct upstream_http *u, const char *json, size_t len)
+uhttp_note_initialize(struct upstream_http *u, struct json_object *m)
 {
-	struct json_object	*m, *result, *v;
+	struct json_object	*result, *v;
 
-	if ((m = jsonrpc_parse(json, len, NULL)) == NULL)
-		return;
 	if (json_object_object_get_ex(m, "result", &result) &&
 	    json_object_object_get_ex(result, "protocolVersion", &v) &&
 	    json_object_is_type(v, json_type_string) &&
@@ -758,7 +768,6 @@ uhttp_note_initialize(struct upstream_http *u, const char *json, size_t len)
 		free(u->protocol_version);
 		u->protocol_version = xstrdup(json_object_get_string(v));
 	}
-	json_object_put(m);
 }
 
 /* Pass one message body on; 0, or -1 when the transport went away. */
@@ -766,13 +775,18 @@ static int
 uhttp_deliver(struct uhttp_stream *s, const char *json, size_t len)
 {
 	struct upstream_http	*u = s->u;
-	int			 seen;
+	struct json_object	*msg;
+	int			 seen = 0;
 
-	if (s->is_initialize)
-		uhttp_note_initialize(u, json, len);
-	if (upstream_remote_deliver(&u->r, json, len, s->id, &seen) == -1)
+	if ((msg = jsonrpc_parse_with(u->r.parser, json, len, NULL)) == NULL)
 		log_warnx("server %s: ignoring a reply that is not JSON",
 		    u->up.name);
+	else {
+		if (s->is_initialize)
+			uhttp_note_initialize(u, msg);
+		upstream_remote_deliver_msg(&u->r, msg, s->id, &seen);
+		json_object_put(msg);
+	}
 	if (u->dead || s->dead)
 		return -1;
 	if (seen)
@@ -876,7 +890,8 @@ uhttp_cancelled(struct upstream_http *u, struct json_object *request_id)
 	}
 }
 
-static void	uhttp_stream_post(struct uhttp_stream *);
+static void	uhttp_stream_post(struct uhttp_stream *,
+		    struct json_object *);
 
 /*
  * Only a login helps: the request the server refused is answered -32008
@@ -931,7 +946,7 @@ uhttp_auth_ready_cb(void *arg, int ok)
 		if (s->kind == UHTTP_GET || s->resuming)
 			uhttp_stream_get(s);
 		else
-			uhttp_stream_post(s);
+			uhttp_stream_post(s, NULL);
 	} else if (oauth_state(u->r.oauth) == OAUTH_NEEDS_LOGIN)
 		uhttp_needs_login(s);
 	else
@@ -1287,12 +1302,15 @@ uhttp_start(struct upstream *up)
 	return 0;
 }
 
-/* POST a stream's message (again, after a refresh). */
+/*
+ * POST a stream's message; msg is its body parsed (borrowed), or NULL to
+ * parse it again (a POST made again after a refresh).
+ */
 static void
-uhttp_stream_post(struct uhttp_stream *s)
+uhttp_stream_post(struct uhttp_stream *s, struct json_object *msg)
 {
 	struct upstream_http	*u = s->u;
-	struct json_object	*msg, *params, *name, *schema = NULL;
+	struct json_object	*parsed = NULL, *params, *name, *schema = NULL;
 	struct http_request	*req;
 	const char		*method;
 	int			 modern = 0;
@@ -1300,10 +1318,12 @@ uhttp_stream_post(struct uhttp_stream *s)
 	req = upstream_remote_request(&u->r, "POST", u->r.url.target,
 	    &uhttp_cbs, s, &s->auth_gen);
 	http_request_add_header(req, "Accept", UHTTP_ACCEPT);
+	if (msg == NULL)
+		msg = parsed = jsonrpc_parse_with(u->r.parser, s->body,
+		    s->body_len, NULL);
 	/* A 2026-07-28 request stands alone: no session, and its version
 	 * and standard headers come from its own body. */
-	if ((msg = jsonrpc_parse(s->body, s->body_len, NULL)) != NULL &&
-	    (modern = era_is_modern(msg))) {
+	if (msg != NULL && (modern = era_is_modern(msg))) {
 		method = jsonrpc_method(msg);
 		if (method != NULL && strcmp(method, "tools/call") == 0 &&
 		    (params = jsonrpc_params(msg)) != NULL &&
@@ -1313,7 +1333,7 @@ uhttp_stream_post(struct uhttp_stream *s)
 			    json_object_get_string(name));
 		era_add_http_headers(msg, schema, uhttp_add_header_cb, req);
 	}
-	json_object_put(msg);
+	json_object_put(parsed);
 	if (!s->is_initialize && !modern)
 		uhttp_add_session_headers(u, req, s);
 	http_request_set_body(req, "application/json", s->body, s->body_len);
@@ -1324,22 +1344,15 @@ uhttp_stream_post(struct uhttp_stream *s)
 	http_request_start(req);
 }
 
-static int
-uhttp_send(struct upstream *up, const char *json, size_t len)
+/* One POST for msg, whose text is json. */
+static void
+uhttp_post_msg(struct upstream_http *u, struct json_object *msg,
+    const char *json, size_t len)
 {
-	struct upstream_http	*u = uhttp_of(up);
 	struct uhttp_stream	*s;
-	struct json_object	*msg, *params, *rid;
+	struct json_object	*params, *rid;
 	const char		*method;
 
-	if (u->state != UHTTP_OPEN) {
-		errno = ENOTCONN;
-		return -1;
-	}
-	if ((msg = jsonrpc_parse_with(u->r.parser, json, len, NULL)) == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
 	s = uhttp_stream_new(u, UHTTP_POST);
 	method = jsonrpc_method(msg);
 	if (method != NULL && jsonrpc_id(msg) != NULL) {
@@ -1354,12 +1367,45 @@ uhttp_send(struct upstream *up, const char *json, size_t len)
 		    json_object_object_get_ex(params, "requestId", &rid))
 			s->cancels = jsonrpc_id_copy(rid);
 	}
-	json_object_put(msg);
 	s->body = xmalloc(len + 1);
 	memcpy(s->body, json, len);
 	s->body[len] = '\0';
 	s->body_len = len;
-	uhttp_stream_post(s);
+	uhttp_stream_post(s, msg);
+}
+
+static int
+uhttp_send(struct upstream *up, const char *json, size_t len)
+{
+	struct upstream_http	*u = uhttp_of(up);
+	struct json_object	*msg;
+
+	if (u->state != UHTTP_OPEN) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if ((msg = jsonrpc_parse_with(u->r.parser, json, len, NULL)) == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	uhttp_post_msg(u, msg, json, len);
+	json_object_put(msg);
+	return 0;
+}
+
+static int
+uhttp_send_msg(struct upstream *up, struct json_object *msg)
+{
+	struct upstream_http	*u = uhttp_of(up);
+	const char		*json;
+	size_t			 len;
+
+	if (u->state != UHTTP_OPEN) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	json = jsonrpc_to_string(msg, &len);
+	uhttp_post_msg(u, msg, json, len);
 	return 0;
 }
 
@@ -1437,6 +1483,7 @@ static const struct upstream_ops upstream_http_ops = {
 	.kind = "http",
 	.start = uhttp_start,
 	.send = uhttp_send,
+	.send_msg = uhttp_send_msg,
 	.close = uhttp_close,
 	.free = uhttp_free,
 	.pid = NULL,

@@ -130,6 +130,10 @@ int		 upstream_remote_seen(struct upstream_remote *, const char *id);
 int		 upstream_remote_deliver(struct upstream_remote *,
 		    const char *json, size_t len, struct json_object *id,
 		    int *id_seen);
+/* The same for a body parsed already (borrowed); it may be changed. */
+void		 upstream_remote_deliver_msg(struct upstream_remote *,
+		    struct json_object *msg, struct json_object *id,
+		    int *id_seen);
 /*
  * Does this failure of a request's own POST prove the server never ran it?
  * Yes for a connection that failed before the request was written (DNS,

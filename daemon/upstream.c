@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "jsonrpc.h"
 #include "upstream.h"
 #include "xmalloc.h"
 
@@ -65,6 +66,18 @@ upstream_send(struct upstream *u, const char *json, size_t len)
 	return u->ops->send(u, json, len);
 }
 
+int
+upstream_send_msg(struct upstream *u, struct json_object *msg)
+{
+	const char	*s;
+	size_t		 len;
+
+	if (u->ops->send_msg != NULL)
+		return u->ops->send_msg(u, msg);
+	s = jsonrpc_to_string(msg, &len);
+	return u->ops->send(u, s, len);
+}
+
 void
 upstream_close(struct upstream *u)
 {
@@ -110,6 +123,20 @@ upstream_emit_message(struct upstream *u, const char *json, size_t len)
 {
 	if (u->cbs.message != NULL)
 		u->cbs.message(u->cbarg, json, len);
+}
+
+void
+upstream_emit_message_obj(struct upstream *u, struct json_object *msg)
+{
+	const char	*s;
+	size_t		 len;
+
+	if (u->cbs.message_obj != NULL)
+		u->cbs.message_obj(u->cbarg, msg);
+	else if (u->cbs.message != NULL) {
+		s = jsonrpc_to_string(msg, &len);
+		u->cbs.message(u->cbarg, s, len);
+	}
 }
 
 void

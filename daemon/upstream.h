@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+struct json_object;
+
 /*
  * Why a transport closed; the handler's retry decision starts here.  The
  * err argument of the closed callback depends on the reason (see below).
@@ -60,6 +62,11 @@ struct upstream_event_cbs {
 	/* One framed message, NUL-terminated (len excludes the NUL), valid
 	 * only during the call.  Not validated as JSON. */
 	void	(*message)(void *arg, const char *json, size_t len);
+	/* The same message when the transport has parsed it already (a
+	 * remote one does, to find its replies): borrowed, valid only
+	 * during the call, and the owner may change it.  An owner that
+	 * leaves it NULL gets the message's text through message(). */
+	void	(*message_obj)(void *arg, struct json_object *msg);
 	/* A request that provably never reached the server: refused before
 	 * it ran (HTTP 404, 429, 503), or never written (the connection
 	 * failed first).  id is its JSON-RPC id as JSON text.  It comes
@@ -79,7 +86,6 @@ struct upstream_event_cbs {
 };
 
 struct upstream;
-struct json_object;
 
 /*
  * Begin connecting or spawning.  0 when started; -1 with errno EALREADY if
@@ -99,6 +105,12 @@ int		 upstream_start(struct upstream *);
  * (closed(IO_ERROR), or EXITED when the peer was exiting anyway).
  */
 int		 upstream_send(struct upstream *, const char *json, size_t len);
+/*
+ * upstream_send() of a parsed message (borrowed; not kept): a transport
+ * that looks inside what it sends (remote ones do) then need not parse the
+ * text again.
+ */
+int		 upstream_send_msg(struct upstream *, struct json_object *msg);
 /*
  * Orderly shutdown; closed(REQUESTED) follows when it is done.  Messages
  * may still arrive meanwhile.  A no-op before start and after closed; while
@@ -129,6 +141,8 @@ struct upstream_ops {
 	const char	*kind;
 	int		 (*start)(struct upstream *);
 	int		 (*send)(struct upstream *, const char *, size_t);
+	/* May be NULL: send() gets the message's text. */
+	int		 (*send_msg)(struct upstream *, struct json_object *);
 	void		 (*close)(struct upstream *);
 	void		 (*free)(struct upstream *);
 	/* May be NULL: no process behind this transport. */
@@ -150,6 +164,8 @@ void	upstream_fini(struct upstream *);
 /* Call the owner's callbacks, skipping those it left NULL. */
 void	upstream_emit_ready(struct upstream *);
 void	upstream_emit_message(struct upstream *, const char *json, size_t len);
+/* A parsed message (borrowed): to message_obj(), else as text. */
+void	upstream_emit_message_obj(struct upstream *, struct json_object *);
 void	upstream_emit_closed(struct upstream *, enum upstream_close_reason,
 	    int err, const char *detail);
 struct json_object *upstream_tool_schema(struct upstream *, const char *tool);

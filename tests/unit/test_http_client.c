@@ -1094,6 +1094,15 @@ START_TEST(test_raw_responses)
 		{ "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", 0,
 		  HTTP_ERR_PROTOCOL, 200, "" },
 		{ "", 1, HTTP_ERR_RESET, 0, "" },
+		/* Status lines: three digits from 100, a reason or none. */
+		{ "HTTP/1.1 201\r\nContent-Length: 2\r\n\r\nok", 0,
+		  HTTP_ERR_NONE, 201, "ok" },
+		{ "HTTP/1.1 099 Low\r\n\r\n", 0, HTTP_ERR_PROTOCOL, 0, "" },
+		{ "HTTP/1.1 20 OK\r\n\r\n", 0, HTTP_ERR_PROTOCOL, 0, "" },
+		{ "HTTP/1.1 2000 OK\r\n\r\n", 0, HTTP_ERR_PROTOCOL, 0, "" },
+		{ "HTTP/1.1 +20 OK\r\n\r\n", 0, HTTP_ERR_PROTOCOL, 0, "" },
+		{ "HTTP/2 200 OK\r\n\r\n", 0, HTTP_ERR_PROTOCOL, 0, "" },
+		{ "HTTP/1.\r\n\r\n", 0, HTTP_ERR_PROTOCOL, 0, "" },
 	};
 	struct fx	fx;
 	struct res	res;
@@ -1116,6 +1125,9 @@ START_TEST(test_raw_responses)
 		    "case %zu: body '%s'", i, res.body);
 		ck_assert_msg(strstr(fx.raw.last_req, "GET /x HTTP/1.1\r\n"
 		    "Host: 127.0.0.1:") == fx.raw.last_req, "case %zu: %s", i,
+		    fx.raw.last_req);
+		ck_assert_msg(strstr(fx.raw.last_req, "\r\nUser-Agent: mcprelay/"
+		    PACKAGE_VERSION "\r\n\r\n") != NULL, "case %zu: %s", i,
 		    fx.raw.last_req);
 		fx_teardown(&fx);
 	}

@@ -2,15 +2,22 @@
  * Unit tests for the failure classification of the remote transports
  * (daemon/upstream-http.c, shared with upstream-sse.c): which failures of a
  * request's own POST prove that the server never ran it, so that the
- * handler may send even a non-idempotent request again (docs/remote.md).
+ * handler may send even a non-idempotent request again (docs/remote.md);
+ * and how a reply body reaches the owner, parsed once.
  */
 #include "autoconf.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
 
 #include "http-client.h"
+#include "jsonrpc.h"
 #include "upstream-http.h"
+#include "upstream.h"
 
 /* Every way the exchange can fail below HTTP, and its verdict. */
 static const struct {
@@ -75,6 +82,170 @@ START_TEST(test_session_refusals)
 }
 END_TEST
 
+/* ---- delivery ------------------------------------------------------------ */
+
+/* What the owner was given: each message's text, and how it came. */
+struct seen {
+	char	 text[8][128];
+	int	 as_obj[8];
+	int	 n;
+	int	 change;	/* the owner rewrites each message's id */
+};
+
+static void
+seen_message_cb(void *arg, const char *json, size_t len)
+{
+	struct seen	*sn = arg;
+
+	ck_assert_int_lt(sn->n, 8);
+	ck_assert_uint_lt(len, sizeof sn->text[0]);
+	memcpy(sn->text[sn->n], json, len + 1);
+	sn->as_obj[sn->n++] = 0;
+}
+
+static void
+seen_message_obj_cb(void *arg, struct json_object *msg)
+{
+	struct seen	*sn = arg;
+
+	ck_assert_int_lt(sn->n, 8);
+	if (sn->change)
+		json_object_object_add(msg, "id", json_object_new_int(99));
+	snprintf(sn->text[sn->n], sizeof sn->text[0], "%s",
+	    jsonrpc_to_string(msg, NULL));
+	sn->as_obj[sn->n++] = 1;
+}
+
+struct fixture {
+	struct upstream		 up;
+	struct upstream_remote	 r;
+	struct seen		 sn;
+	int			 dead;
+};
+
+static void
+fixture_init(struct fixture *fx, int with_obj)
+{
+	struct upstream_event_cbs	 cbs;
+	static const struct upstream_ops ops = { .kind = "test" };
+
+	memset(fx, 0, sizeof *fx);
+	memset(&cbs, 0, sizeof cbs);
+	cbs.message = seen_message_cb;
+	if (with_obj)
+		cbs.message_obj = seen_message_obj_cb;
+	upstream_init(&fx->up, &ops, "t", &cbs, &fx->sn);
+	fx->r.up = &fx->up;
+	fx->r.dead = &fx->dead;
+	fx->r.parser = jsonrpc_parser_new();
+}
+
+static void
+fixture_fini(struct fixture *fx)
+{
+	jsonrpc_parser_free(fx->r.parser);
+	upstream_fini(&fx->up);
+}
+
+#define BATCH	"[{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}," \
+	"{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}]"
+
+START_TEST(test_a_batch_reaches_the_owner_parsed_one_message_at_a_time)
+{
+	struct fixture		 fx;
+	struct json_object	*id = json_object_new_int(7);
+	int			 seen;
+
+	fixture_init(&fx, 1);
+	ck_assert_int_eq(upstream_remote_deliver(&fx.r, BATCH, strlen(BATCH),
+	    id, &seen), 0);
+	ck_assert_int_eq(seen, 1);
+	ck_assert_int_eq(fx.sn.n, 2);
+	ck_assert_int_eq(fx.sn.as_obj[0], 1);
+	ck_assert_int_eq(fx.sn.as_obj[1], 1);
+	ck_assert_str_eq(fx.sn.text[0],
+	    "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}");
+	ck_assert_str_eq(fx.sn.text[1],
+	    "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}");
+	json_object_put(id);
+	fixture_fini(&fx);
+}
+END_TEST
+
+START_TEST(test_an_owner_without_message_obj_gets_the_text)
+{
+	struct fixture	 fx;
+	const char	*one = "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"result\":1}";
+	int		 seen;
+
+	fixture_init(&fx, 0);
+	ck_assert_int_eq(upstream_remote_deliver(&fx.r, BATCH, strlen(BATCH),
+	    NULL, &seen), 0);
+	ck_assert_int_eq(seen, 0);
+	ck_assert_int_eq(fx.sn.n, 2);
+	ck_assert_int_eq(fx.sn.as_obj[0], 0);
+	ck_assert_str_eq(fx.sn.text[1],
+	    "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}");
+	ck_assert_int_eq(upstream_remote_deliver(&fx.r, one, strlen(one),
+	    NULL, &seen), 0);
+	ck_assert_int_eq(fx.sn.n, 3);
+	ck_assert_str_eq(fx.sn.text[2], one);
+	ck_assert_int_eq(upstream_remote_deliver(&fx.r, "{\"a\":", 5, NULL,
+	    &seen), -1);
+	ck_assert_int_eq(fx.sn.n, 3);
+	fixture_fini(&fx);
+}
+END_TEST
+
+/* The POST's id is matched before the owner may rewrite the message. */
+START_TEST(test_the_answer_is_recognised_before_the_owner_changes_it)
+{
+	struct fixture		 fx;
+	struct json_object	*id = json_object_new_int(7);
+	int			 seen;
+
+	fixture_init(&fx, 1);
+	fx.sn.change = 1;
+	ck_assert_int_eq(upstream_remote_deliver(&fx.r, BATCH, strlen(BATCH),
+	    id, &seen), 0);
+	ck_assert_int_eq(seen, 1);
+	ck_assert_str_eq(fx.sn.text[1],
+	    "{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":{}}");
+	json_object_put(id);
+	fixture_fini(&fx);
+}
+END_TEST
+
+/* A transport without send_msg() is sent the message's text. */
+static char	 sent_text[128];
+
+static int
+text_send(struct upstream *up, const char *json, size_t len)
+{
+	ck_assert_uint_lt(len, sizeof sent_text);
+	memcpy(sent_text, json, len + 1);
+	return 0;
+}
+
+START_TEST(test_send_msg_falls_back_to_the_text)
+{
+	static const struct upstream_ops ops = {
+		.kind = "t", .send = text_send
+	};
+	struct upstream_event_cbs	 cbs;
+	struct upstream			 up;
+	struct json_object		*m;
+
+	memset(&cbs, 0, sizeof cbs);
+	upstream_init(&up, &ops, "t", &cbs, NULL);
+	m = json_tokener_parse("{\"jsonrpc\":\"2.0\",\"method\":\"a/b\"}");
+	ck_assert_int_eq(upstream_send_msg(&up, m), 0);
+	ck_assert_str_eq(sent_text, "{\"jsonrpc\":\"2.0\",\"method\":\"a/b\"}");
+	json_object_put(m);
+	upstream_fini(&up);
+}
+END_TEST
+
 static Suite *
 upstream_remote_suite(void)
 {
@@ -85,6 +256,14 @@ upstream_remote_suite(void)
 	tcase_add_test(tc, test_only_404_429_503_prove_a_request_never_ran);
 	tcase_add_test(tc, test_gateway_and_server_errors_may_have_run);
 	tcase_add_test(tc, test_session_refusals);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("delivery");
+	tcase_add_test(tc,
+	    test_a_batch_reaches_the_owner_parsed_one_message_at_a_time);
+	tcase_add_test(tc, test_an_owner_without_message_obj_gets_the_text);
+	tcase_add_test(tc,
+	    test_the_answer_is_recognised_before_the_owner_changes_it);
+	tcase_add_test(tc, test_send_msg_falls_back_to_the_text);
 	suite_add_tcase(s, tc);
 	return s;
 }
