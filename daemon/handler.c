@@ -339,23 +339,6 @@ handler_breaker_cb(void *arg, enum breaker_state from, enum breaker_state to)
 	    breaker_state_name(to));
 }
 
-static void
-handler_policy_from_config(struct retry_policy *p,
-    const struct config_retry *c)
-{
-	retry_policy_init(p);
-	p->max_retries = c->max_retries;
-	p->initial_delay = c->initial_delay;
-	p->max_delay = c->max_delay;
-	p->backoff_factor = c->backoff_factor;
-	p->jitter = c->jitter;
-	p->jitter_factor = c->jitter_factor;
-	if (retry_jitter_mode_parse(c->jitter_mode, &p->jitter_mode) == -1)
-		p->jitter_mode = RETRY_JITTER_PROPORTIONAL;
-	p->attempt_timeout = c->attempt_timeout;
-	p->deadline = c->deadline;
-}
-
 struct handler *
 handler_new(struct relay *relay, const struct config_server *cfg,
     const struct handler_cbs *cbs, void *cbarg)
@@ -371,7 +354,7 @@ handler_new(struct relay *relay, const struct config_server *cfg,
 	h->cbarg = cbarg;
 	h->state = HANDLER_STOPPED;
 	h->state_since = relay_now();
-	handler_policy_from_config(&h->policy, &cfg->retry);
+	rules_policy_from_config(&h->policy, &cfg->retry);
 	/* A pinned era is never probed. */
 	if (cfg->protocol == CONFIG_PROTOCOL_MODERN)
 		h->era = HANDLER_ERA_MODERN;
@@ -2313,7 +2296,7 @@ handler_connect_failed(struct handler *h, enum fail_class class,
 	h->last_class = class;
 	retriable = c->retry_on[class] && h->fatal_errno == 0;
 	if (c->retry_by_class_set[class])
-		handler_policy_from_config(&policy, &c->retry_by_class[class]);
+		rules_policy_from_config(&policy, &c->retry_by_class[class]);
 	else
 		policy = h->policy;
 	/* A rule with only class, http_status or message can match here. */
@@ -3203,7 +3186,7 @@ handler_retry_on_json(const struct handler *h)
 			json_object_array_add(on,
 			    json_object_new_string(fail_class_name(i)));
 		if (h->cfg->retry_by_class_set[i]) {
-			handler_policy_from_config(&p,
+			rules_policy_from_config(&p,
 			    &h->cfg->retry_by_class[i]);
 			json_object_object_add(by, fail_class_name(i),
 			    handler_policy_json(&p));
