@@ -485,46 +485,35 @@ static const struct cfg_range range_duration_positive = { 0.001, INFINITY };
 static const struct cfg_range range_backoff = { 1, INFINITY };
 static const struct cfg_range range_unit = { 0, 1 };
 
+/* The backoff keys: a retry block, and an error class's override. */
+#define CFG_RETRY_FIELDS \
+	CFG_FIELD("max_retries", struct config_retry, max_retries, \
+	    &cfg_t_int, NULL, 0), \
+	CFG_FIELD("initial_delay", struct config_retry, initial_delay, \
+	    &cfg_t_duration, NULL, 0), \
+	CFG_FIELD("max_delay", struct config_retry, max_delay, \
+	    &cfg_t_duration, NULL, 0), \
+	CFG_FIELD("backoff_factor", struct config_retry, backoff_factor, \
+	    &cfg_t_double, &range_backoff, 0), \
+	CFG_FIELD("jitter", struct config_retry, jitter, &cfg_t_bool, \
+	    NULL, 0), \
+	CFG_FIELD("jitter_factor", struct config_retry, jitter_factor, \
+	    &cfg_t_double, &range_unit, 0), \
+	CFG_FIELD("jitter_mode", struct config_retry, jitter_mode, \
+	    &cfg_t_name, &enum_jitter_mode, 0), \
+	CFG_FIELD("attempt_timeout", struct config_retry, attempt_timeout, \
+	    &cfg_t_duration, NULL, 0), \
+	CFG_FIELD("deadline", struct config_retry, deadline, &cfg_t_duration, \
+	    NULL, 0)
+
 const struct cfg_key cfg_retry_keys[] = {
-	CFG_FIELD("max_retries", struct config_retry, max_retries,
-	    &cfg_t_int, NULL, 0),
-	CFG_FIELD("initial_delay", struct config_retry, initial_delay,
-	    &cfg_t_duration, NULL, 0),
-	CFG_FIELD("max_delay", struct config_retry, max_delay,
-	    &cfg_t_duration, NULL, 0),
-	CFG_FIELD("backoff_factor", struct config_retry, backoff_factor,
-	    &cfg_t_double, &range_backoff, 0),
-	CFG_FIELD("jitter", struct config_retry, jitter, &cfg_t_bool, NULL, 0),
-	CFG_FIELD("jitter_factor", struct config_retry, jitter_factor,
-	    &cfg_t_double, &range_unit, 0),
-	CFG_FIELD("jitter_mode", struct config_retry, jitter_mode,
-	    &cfg_t_name, &enum_jitter_mode, 0),
-	CFG_FIELD("attempt_timeout", struct config_retry, attempt_timeout,
-	    &cfg_t_duration, NULL, 0),
-	CFG_FIELD("deadline", struct config_retry, deadline, &cfg_t_duration,
-	    NULL, 0),
+	CFG_RETRY_FIELDS,
 	CFG_END
 };
 
 /* The retry block: the backoff keys and the rules. */
 static const struct cfg_key retry_section_keys[] = {
-	CFG_FIELD("max_retries", struct config_retry, max_retries,
-	    &cfg_t_int, NULL, 0),
-	CFG_FIELD("initial_delay", struct config_retry, initial_delay,
-	    &cfg_t_duration, NULL, 0),
-	CFG_FIELD("max_delay", struct config_retry, max_delay,
-	    &cfg_t_duration, NULL, 0),
-	CFG_FIELD("backoff_factor", struct config_retry, backoff_factor,
-	    &cfg_t_double, &range_backoff, 0),
-	CFG_FIELD("jitter", struct config_retry, jitter, &cfg_t_bool, NULL, 0),
-	CFG_FIELD("jitter_factor", struct config_retry, jitter_factor,
-	    &cfg_t_double, &range_unit, 0),
-	CFG_FIELD("jitter_mode", struct config_retry, jitter_mode,
-	    &cfg_t_name, &enum_jitter_mode, 0),
-	CFG_FIELD("attempt_timeout", struct config_retry, attempt_timeout,
-	    &cfg_t_duration, NULL, 0),
-	CFG_FIELD("deadline", struct config_retry, deadline, &cfg_t_duration,
-	    NULL, 0),
+	CFG_RETRY_FIELDS,
 	CFG_FIELD("rules", struct config_retry, rules, &cfg_t_rules, NULL, 0),
 	CFG_END
 };
