@@ -243,22 +243,17 @@ static int
 import_reload(const char *config)
 {
 	struct ctl_opts		 o;
-	struct ctl_conn		*c;
 	struct json_object	*r;
 	int			 rc;
 
 	memset(&o, 0, sizeof o);
 	o.config = config;
-	if ((rc = ctl_open(&o, &c)) != CTL_EXIT_OK) {
-		if (rc == CTL_EXIT_NOT_RUNNING) {
-			printf("mcprelayd is not running: it reads the new "
-			    "servers when it starts\n");
-			return CTL_EXIT_OK;
-		}
-		return rc;
+	if ((rc = ctl_call_once(&o, "reload", NULL, &r)) ==
+	    CTL_EXIT_NOT_RUNNING) {
+		printf("mcprelayd is not running: it reads the new servers "
+		    "when it starts\n");
+		return CTL_EXIT_OK;
 	}
-	rc = ctl_call(c, "reload", NULL, &r);
-	ctl_close(c);
 	if (rc != CTL_EXIT_OK)
 		return rc;
 	printf("reloaded mcprelayd: %lld servers\n",

@@ -148,7 +148,6 @@ rules_test(const struct ctl_cmd *self, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl_opts		 o;
-	struct ctl_conn		*c;
 	struct json_object	*params, *res;
 	char			*end;
 	long			 n;
@@ -221,13 +220,7 @@ rules_test(const struct ctl_cmd *self, int argc, char **argv)
 	if (strcmp(argv[optind + 2], "-") != 0)
 		json_object_object_add(params, "tool",
 		    json_object_new_string(argv[optind + 2]));
-	if ((rc = ctl_open(&o, &c)) != CTL_EXIT_OK) {
-		json_object_put(params);
-		return rc;
-	}
-	rc = ctl_call(c, "rules.test", params, &res);
-	ctl_close(c);
-	if (rc != CTL_EXIT_OK)
+	if ((rc = ctl_call_once(&o, "rules.test", params, &res)) != CTL_EXIT_OK)
 		return rc;
 	if (o.json)
 		ctl_print_json(res);
@@ -241,7 +234,6 @@ int
 cmd_rules(const struct ctl_cmd *self, int argc, char **argv)
 {
 	struct ctl_opts		 o;
-	struct ctl_conn		*c;
 	struct json_object	*params, *res;
 	int			 i, rc;
 
@@ -265,13 +257,7 @@ cmd_rules(const struct ctl_cmd *self, int argc, char **argv)
 	if (i + 1 < argc)
 		json_object_object_add(params, "tool",
 		    json_object_new_string(argv[i + 1]));
-	if ((rc = ctl_open(&o, &c)) != CTL_EXIT_OK) {
-		json_object_put(params);
-		return rc;
-	}
-	rc = ctl_call(c, "rules", params, &res);
-	ctl_close(c);
-	if (rc != CTL_EXIT_OK)
+	if ((rc = ctl_call_once(&o, "rules", params, &res)) != CTL_EXIT_OK)
 		return rc;
 	if (o.json)
 		ctl_print_json(res);

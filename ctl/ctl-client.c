@@ -423,13 +423,29 @@ ctl_call_wait(struct ctl_conn *c, const char *method, struct json_object *params
 }
 
 int
+ctl_call_once(const struct ctl_opts *o, const char *method,
+    struct json_object *params, struct json_object **result)
+{
+	struct ctl_conn	*c;
+	int		 rc;
+
+	*result = NULL;
+	if ((rc = ctl_open(o, &c)) != CTL_EXIT_OK) {
+		json_object_put(params);
+		return rc;
+	}
+	rc = ctl_call(c, method, params, result);
+	ctl_close(c);
+	return rc;
+}
+
+int
 ctl_query(const struct ctl_cmd *self, int argc, char **argv, int nmin,
     int nmax, const char *method, struct ctl_opts *o,
     struct json_object **result)
 {
 	struct json_object	*params = NULL;
-	struct ctl_conn		*c;
-	int			 i, rc;
+	int			 i;
 
 	*result = NULL;
 	if ((i = ctl_parse_opts(self, argc, argv, o)) < 0)
@@ -440,16 +456,12 @@ ctl_query(const struct ctl_cmd *self, int argc, char **argv, int nmin,
 		fprintf(stderr, "mcprelayctl: empty server name\n");
 		return CTL_EXIT_USAGE;
 	}
-	if ((rc = ctl_open(o, &c)) != CTL_EXIT_OK)
-		return rc;
 	if (i < argc) {
 		params = json_object_new_object();
 		json_object_object_add(params, "server",
 		    json_object_new_string(argv[i]));
 	}
-	rc = ctl_call(c, method, params, result);
-	ctl_close(c);
-	return rc;
+	return ctl_call_once(o, method, params, result);
 }
 
 void

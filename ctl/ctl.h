@@ -79,6 +79,12 @@ int	ctl_call(struct ctl_conn *, const char *method,
  * name arguments (params.server), connect, call.  Returns the exit code;
  * *result is set on 0 (and NULL after --help).
  */
+/*
+ * One call on a connection of its own: connect, call, close.  params is
+ * taken (freed when the daemon cannot be reached); returns the exit code.
+ */
+int	ctl_call_once(const struct ctl_opts *, const char *method,
+	    struct json_object *params, struct json_object **result);
 int	ctl_query(const struct ctl_cmd *, int argc, char **argv, int nmin,
 	    int nmax, const char *method, struct ctl_opts *,
 	    struct json_object **result);
