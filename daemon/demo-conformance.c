@@ -888,32 +888,27 @@ conf_notify(struct conf_call *call, const char *method, json_object *params)
 }
 
 /* Whether a legacy input request of ours with this id awaits its answer. */
-static int
-conf_request_id_taken(struct demo_conf *c, const char *sid)
-{
-	struct conf_wait	*w;
-
-	TAILQ_FOREACH(w, &c->waits, entry)
-		if (w->kind == CONF_WAIT_INPUT && jget(w->asked, sid) != NULL)
-			return 1;
-	return 0;
-}
-
 /*
- * A legacy input request is named after its input (the key a 2026-07-28
- * flow would use) while no other request waits under that name, so a
- * proxy that turns it into an InputRequiredResult can keep the name.
+ * A legacy input request: a new id (MCP ids are never reused within a
+ * session) and the input's name, the key a 2026-07-28 flow would use, in
+ * params._meta "mcprelay/inputKey", so that a proxy turning it into an
+ * InputRequiredResult can keep the name (docs/protocol.md).
  */
-static void
-conf_request_id(struct demo_conf *c, const char *key, char *sid, size_t len)
+static json_object *
+conf_request_params(json_object *req, const char *key)
 {
-	if (strlen(key) < len && !conf_request_id_taken(c, key)) {
-		snprintf(sid, len, "%s", key);
-		return;
+	json_object	*params, *meta;
+
+	if ((params = jget(req, "params")) != NULL)
+		params = json_object_get(params);
+	else
+		params = json_object_new_object();
+	if ((meta = jget(params, "_meta")) == NULL) {
+		meta = json_object_new_object();
+		json_object_object_add(params, "_meta", meta);
 	}
-	do
-		snprintf(sid, len, "c-%u", ++c->seq);
-	while (conf_request_id_taken(c, sid));
+	json_object_object_add(meta, "mcprelay/inputKey", JSTR(key));
+	return params;
 }
 
 /*
@@ -942,12 +937,13 @@ conf_input_round(struct conf_wait *w, json_object **res)
 			w->asked = json_object_new_object();
 			w->answers = json_object_new_object();
 			json_object_object_foreach(asked, key, req) {
-				conf_request_id(call->c, key, sid, sizeof sid);
+				snprintf(sid, sizeof sid, "c-%u",
+				    ++call->c->seq);
 				json_object_object_add(w->asked, sid,
 				    JSTR(key));
 				call->c->host.request(call->c->host.arg, sid,
-				    jstr(req, "method"), json_object_get(
-				    jget(req, "params")));
+				    jstr(req, "method"),
+				    conf_request_params(req, key));
 			}
 			json_object_put(asked);
 			return 0;

@@ -36,6 +36,7 @@
 #define MRTR_ID_LEN		32		/* hex characters */
 #define MRTR_MAC_LEN		64		/* hex of SHA-256 */
 #define MRTR_KEY_LEN		64		/* longest inputRequests key */
+#define MRTR_META_KEY		"mcprelay/inputKey"	/* a legacy request's name */
 #define MRTR_MAX_ASKS		16		/* per call, at any time */
 #define MRTR_DEFAULT_WAIT	60.0		/* seconds for the retry */
 
@@ -249,26 +250,44 @@ mrtr_key_taken(struct mrtr_park *p, const char *key)
 }
 
 /*
- * The inputRequests key: the upstream request's own id when it is a
- * plain string, so that a legacy server can name its inputs as a modern
- * one would; else one of ours.
+ * The name a legacy server gives its request, if any: params._meta
+ * "mcprelay/inputKey", else its own id when that is a string.  A legacy
+ * server cannot otherwise say which input a request stands for, and its
+ * ids may not be reused within a session, so the _meta name is the one
+ * that lets a 2026-07-28 client answer ahead (inputResponses in its first
+ * request).  Only plain names are taken.
  */
-static void
-mrtr_key(struct mrtr_park *p, struct json_object *id, char *key)
+static const char *
+mrtr_name(struct json_object *msg)
 {
-	const char	*s;
-	size_t		 len;
+	struct json_object	*params, *meta, *v;
+	const char		*s;
+	size_t			 len;
 
-	if (json_object_is_type(id, json_type_string)) {
-		s = json_object_get_string(id);
-		len = strlen(s);
-		if (len > 0 && len <= MRTR_KEY_LEN &&
-		    strspn(s, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == len &&
-		    !mrtr_key_taken(p, s)) {
-			memcpy(key, s, len + 1);
-			return;
-		}
+	v = jsonrpc_id(msg);
+	if (json_object_object_get_ex(msg, "params", &params) &&
+	    json_object_object_get_ex(params, "_meta", &meta) &&
+	    json_object_object_get_ex(meta, MRTR_META_KEY, &meta) &&
+	    json_object_is_type(meta, json_type_string))
+		v = meta;
+	if (!json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	len = strlen(s);
+	if (len == 0 || len > MRTR_KEY_LEN || strspn(s,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	    "_.-") != len)
+		return NULL;
+	return s;
+}
+
+/* The inputRequests key: the server's name for it, if free, else ours. */
+static void
+mrtr_key(struct mrtr_park *p, const char *name, char *key)
+{
+	if (name != NULL && !mrtr_key_taken(p, name)) {
+		memcpy(key, name, strlen(name) + 1);
+		return;
 	}
 	do {
 		snprintf(key, MRTR_KEY_LEN + 1, "mcprelay-%llu",
@@ -278,26 +297,25 @@ mrtr_key(struct mrtr_park *p, struct json_object *id, char *key)
 
 /*
  * A first request may bring answers (inputResponses without a requestState
- * of ours), as a 2026-07-28 client may: the one named like the server's
- * request answers it, once; asked again later, it goes to the client.
+ * of ours), as a 2026-07-28 client may: the one under the server's name
+ * for its request answers it, once; asked again later, it goes to the
+ * client.  Answers under other names are ignored, as the spec asks.
  */
 static struct json_object *
-mrtr_preanswer(struct request *r, struct json_object *id)
+mrtr_preanswer(struct request *r, const char *name)
 {
 	struct json_object	*params, *responses, *answer;
-	const char		*key;
 
-	if (!json_object_is_type(id, json_type_string) || r->msg == NULL ||
+	if (name == NULL || r->msg == NULL ||
 	    !json_object_object_get_ex(r->msg, "params", &params) ||
 	    !json_object_object_get_ex(params, "inputResponses", &responses) ||
 	    !json_object_is_type(responses, json_type_object))
 		return NULL;
-	key = json_object_get_string(id);
-	if (!json_object_object_get_ex(responses, key, &answer) ||
+	if (!json_object_object_get_ex(responses, name, &answer) ||
 	    !json_object_is_type(answer, json_type_object))
 		return NULL;
 	answer = json_object_get(answer);
-	json_object_object_del(responses, key);
+	json_object_object_del(responses, name);
 	return answer;
 }
 
@@ -326,7 +344,7 @@ mrtr_raise(struct mrtr *m, struct handler *h, struct json_object *msg,
 	struct mrtr_park	*p;
 	struct mrtr_ask		*a;
 	struct json_object	*params, *data, *answer;
-	const char		*method = jsonrpc_method(msg), *cap;
+	const char		*method = jsonrpc_method(msg), *cap, *name;
 	char			 text[256];
 
 	if (m == NULL) {
@@ -352,7 +370,8 @@ mrtr_raise(struct mrtr *m, struct handler *h, struct json_object *msg,
 		mrtr_refuse(h, msg, ERA_ERR_MISSING_CAPABILITY, text, data);
 		return;
 	}
-	if ((answer = mrtr_preanswer(r, jsonrpc_id(msg))) != NULL) {
+	name = mrtr_name(msg);
+	if ((answer = mrtr_preanswer(r, name)) != NULL) {
 		log_debug("server %s: %s answered from the client's "
 		    "inputResponses", handler_name(h), method);
 		handler_answer_server_request(h, jsonrpc_id(msg),
@@ -374,7 +393,7 @@ mrtr_raise(struct mrtr *m, struct handler *h, struct json_object *msg,
 
 	a = xcalloc(1, sizeof *a);
 	a->upstream_id = jsonrpc_id_copy(jsonrpc_id(msg));
-	mrtr_key(p, a->upstream_id, a->key);
+	mrtr_key(p, name, a->key);
 	a->req = json_object_new_object();
 	json_object_object_add(a->req, "method",
 	    json_object_new_string(method));

@@ -951,7 +951,8 @@ itest('raw wire: InputRequiredResult for a legacy upstream, altered ' +
 
 /*
  * The legacy conformance fixture asks for several inputs at once and names
- * its requests after them: mcprelayd gathers them into one
+ * its requests after them (_meta "mcprelay/inputKey"): mcprelayd gathers
+ * them into one
  * InputRequiredResult under those names, refuses what the client did not
  * declare (and the fixture passes the -32021 on), takes answers a first
  * request already brings, and parks the call again for a second round.
@@ -976,8 +977,16 @@ itest('raw wire: a legacy server\'s inputs raised together are one ' +
 	    content: { type: 'text', text: 'Hi there' } };
 	const roots = { roots: [{ uri: 'file:///tmp', name: 'tmp' }] };
 
-	// A first request that brings its answer is not asked at all.
-	let r = await call('test_input_required_result_elicitation', all,
+	// A round nobody answers: its call keeps waiting upstream under the
+	// name user_name (until request_timeout).
+	let r = await call('test_input_required_result_elicitation', all);
+	assert.deepEqual(Object.keys(r.json.result?.inputRequests ?? {}),
+	    ['user_name'], r.body);
+
+	// A first request that brings its answer is not asked at all, though
+	// another call's request is still out under the same name: the name
+	// is the server's params._meta "mcprelay/inputKey", not its id.
+	r = await call('test_input_required_result_elicitation', all,
 	    { inputResponses: { user_name: name, extra_key: name } });
 	assert.equal(r.status, 200, r.body);
 	assert.equal(r.json.result.resultType, 'complete', r.body);
