@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -118,6 +119,8 @@ struct listen_http {
 	struct lh_table		*conns;		/* evcon -> http_conn */
 	TAILQ_HEAD(, http_accepted) accepted;
 	struct listen_http_counters counters;
+	time_t			 date_at;	/* second of date[] */
+	char			 date[40];	/* the Date header */
 };
 
 static int	http_stream_write(struct client_stream *, struct json_object *,
@@ -1171,6 +1174,27 @@ http_legacy_post(struct listen_http *lh, struct evhttp_request *req,
 
 /* ---- entry ------------------------------------------------------------- */
 
+/*
+ * The Date header, made once a second: left to evhttp, every reply
+ * formats it anew with gmtime and snprintf.
+ */
+static void
+listen_http_date(struct listen_http *lh, struct evhttp_request *req)
+{
+	time_t	now = time(NULL);
+
+	if (now != lh->date_at) {
+		struct tm	tm;
+
+		if (gmtime_r(&now, &tm) == NULL)
+			return;
+		evutil_date_rfc1123(lh->date, sizeof lh->date, &tm);
+		lh->date_at = now;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Date",
+	    lh->date);
+}
+
 static void
 listen_http_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -1183,6 +1207,7 @@ listen_http_request_cb(struct evhttp_request *req, void *arg)
 	struct access_who	 who;
 
 	http_conn_request_done(http_conn_get(lh, req));
+	listen_http_date(lh, req);
 	if (!listen_http_allowed(lh, req, &why)) {
 		log_info("http: refused a request: %s", why);
 		http_error(req, 403, "Forbidden", NULL, JSONRPC_INVALID_REQUEST,
