@@ -19,7 +19,9 @@ UNIT_TESTS = \
 	tests/unit/test_events \
 	tests/unit/test_metrics \
 	tests/unit/test_access \
-	tests/unit/test_import
+	tests/unit/test_import \
+	tests/unit/test_sha256 \
+	tests/unit/test_bytes
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -68,5 +70,10 @@ tests_unit_test_import_SOURCES = tests/unit/test_import.c ctl/import.h \
 tests_unit_test_import_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/ctl
 tests_unit_test_import_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_import_LDADD = $(UNIT_LIBS)
+
+tests_unit_test_sha256_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sha256_LDADD = $(UNIT_LIBS)
+tests_unit_test_bytes_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_bytes_LDADD = $(UNIT_LIBS)
 
 EXTRA_DIST += tests/unit/data
