@@ -9,7 +9,8 @@ AM_TESTS_ENVIRONMENT = \
 
 if HAVE_CHECK
 UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS) $(JSONC_CFLAGS) \
-	$(YAML_CFLAGS) -DTEST_DATA_DIR='"$(abs_top_srcdir)/tests/unit/data"'
+	$(YAML_CFLAGS) -DTEST_DATA_DIR='"$(abs_top_srcdir)/tests/unit/data"' \
+	-DTEST_TLS_MODULE='"$(abs_top_builddir)/modules/tls.so"'
 UNIT_LIBS = $(CONFIG_LIBS) $(COMMON_LIBS) $(CHECK_LIBS)
 
 include tests/unit/local.mk
