@@ -63,6 +63,12 @@ check_PROGRAMS += tests/integration/sd-helper
 tests_integration_sd_helper_SOURCES = tests/integration/sd-helper.c
 EXTRA_DIST += tests/integration/systemd.test.mjs
 
+# tls-module.test.mjs: the TLS module found, missing or broken;
+# tls-linkage.test.sh: mcprelayd's DT_NEEDED has no OpenSSL (readelf).
+TESTS += tests/integration/tls-linkage.test.sh
+EXTRA_DIST += tests/integration/tls-module.test.mjs \
+	tests/integration/tls-linkage.test.sh
+
 # access.test.mjs: a daemon that may not open netlink sockets.
 check_PROGRAMS += tests/integration/no-netlink
 tests_integration_no_netlink_SOURCES = tests/integration/no-netlink.c
