@@ -43,8 +43,8 @@ async function httpsDemo(t, dir) {
 }
 
 /* Runs mcprelayd (under the harness's wrapper) to its exit. */
-function runDaemon(exe, configPath, env) {
-	const argv = [...wrapper, exe, '-f', '-c', configPath];
+function runDaemon(exe, configPath, env, args = ['-f', '-c', configPath]) {
+	const argv = [...wrapper, exe, ...args];
 	return new Promise((resolve, reject) => {
 		const child = spawn(argv[0], argv.slice(1), {
 			env: { ...process.env, ...env }, stdio: ['ignore',
@@ -109,6 +109,17 @@ itest('an https upstream without the TLS module: exit 78, and the message ' +
 	    `needs TLS support: cannot load ${missing}: cannot open shared ` +
 	    'object file: No such file or directory'), r.stderr);
 	assert.doesNotMatch(r.stderr, /Sanitizer|runtime error/);
+
+	// --check-config says the same.
+	const c = await runDaemon(bin.mcprelayd, configPath,
+	    { MCPRELAY_TLS_MODULE: missing }, ['--check-config', configPath]);
+	assert.equal(c.code, 78, c.stderr);
+	assert.ok(c.stderr.includes(`${configPath}: https upstream 'remote' ` +
+	    `needs TLS support: cannot load ${missing}: cannot open shared ` +
+	    'object file: No such file or directory'), c.stderr);
+	const ok = await runDaemon(bin.mcprelayd, configPath,
+	    { MCPRELAY_TLS_MODULE: '' }, ['--check-config', configPath]);
+	assert.equal(ok.code, 0, ok.stderr);
 
 	// OAuth's endpoints are https too: the same check.
 	const oauthPath = writeConfig(dir, baseConfig(dir, {
