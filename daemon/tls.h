@@ -1,7 +1,7 @@
 /*
  * The TLS half of the HTTP client, in a module of its own (tls.so) that
  * the daemon loads with dlopen() only when an https endpoint is configured:
- * linking OpenSSL costs an idle daemon 1.7 MiB of resident memory whether
+ * linking OpenSSL costs an idle daemon 1.8 MiB of resident memory whether
  * it speaks TLS or not (docs/benchmarks.md).  Only the module links libssl,
  * libcrypto and libevent_openssl; the daemon sees this table.
  */
