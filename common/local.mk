@@ -10,6 +10,8 @@ libmcpcommon_a_SOURCES = \
 	common/breaker.c common/breaker.h \
 	common/jsonrpc.c common/jsonrpc.h \
 	common/ndjson.c common/ndjson.h \
-	common/sse.c common/sse.h
+	common/sse.c common/sse.h \
+	common/sha256.c common/sha256.h \
+	common/bytes.c common/bytes.h
 
 COMMON_LIBS = libmcpcommon.a $(LIBEVENT_LIBS) $(JSONC_LIBS)

@@ -24,19 +24,19 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "access.h"
+#include "bytes.h"
 #include "config.h"
 #include "errors.h"
 #include "jsonrpc.h"
 #include "log.h"
 #include "peer.h"
+#include "sha256.h"
 #include "sockfile.h"
 #include "xmalloc.h"
 
-#define ACCESS_DIGEST_LEN	32	/* SHA-256 */
+#define ACCESS_DIGEST_LEN	SHA256_LEN
 #define ACCESS_LOG_RING		256	/* (connection, server) pairs logged */
 
 struct access_rule {
@@ -130,7 +130,7 @@ static void
 access_tokens_drop(struct access *acc)
 {
 	if (acc->tokens != NULL)
-		OPENSSL_cleanse(acc->tokens,
+		explicit_bzero(acc->tokens,
 		    acc->ntokens * sizeof *acc->tokens);
 	free(acc->tokens);
 	acc->tokens = NULL;
@@ -291,10 +291,7 @@ static void
 access_digest(const char *secret, size_t len,
     unsigned char out[ACCESS_DIGEST_LEN])
 {
-	unsigned int	n = ACCESS_DIGEST_LEN;
-
-	if (EVP_Digest(secret, len, out, &n, EVP_sha256(), NULL) != 1)
-		fatalx("access: SHA-256 failed");
+	sha256(secret, len, out);
 }
 
 static int
@@ -359,20 +356,20 @@ access_tokens_line(struct access *acc, char *line, unsigned lineno,
 	access_digest(secret, strlen(secret), t.digest);
 	for (i = 0; i < acc->ntokens; i++) {
 		if (strcmp(acc->tokens[i].name, t.name) == 0 ||
-		    CRYPTO_memcmp(acc->tokens[i].digest, t.digest,
-		    sizeof t.digest) == 0) {
+		    bytes_equal(acc->tokens[i].digest, t.digest,
+		    sizeof t.digest)) {
 			snprintf(err, errlen, "%s:%u: token '%s' repeats the "
 			    "name or the secret of token '%s'",
 			    acc->tokens_file, lineno, name,
 			    acc->tokens[i].name);
-			OPENSSL_cleanse(&t, sizeof t);
+			explicit_bzero(&t, sizeof t);
 			return -1;
 		}
 	}
 	acc->tokens = xreallocarray(acc->tokens, acc->ntokens + 1,
 	    sizeof *acc->tokens);
 	acc->tokens[acc->ntokens++] = t;
-	OPENSSL_cleanse(&t, sizeof t);
+	explicit_bzero(&t, sizeof t);
 	return 0;
 }
 
@@ -455,7 +452,7 @@ access_tokens_read(struct access *acc, char *err, size_t errlen)
 				continue;
 			snprintf(err, errlen, "%s: read: %s", path,
 			    strerror(errno));
-			OPENSSL_cleanse(text, len);
+			explicit_bzero(text, len);
 			free(text);
 			close(fd);
 			return -1;
@@ -469,7 +466,7 @@ access_tokens_read(struct access *acc, char *err, size_t errlen)
 		rc = -1;
 	} else
 		rc = access_tokens_parse(acc, text, err, errlen);
-	OPENSSL_cleanse(text, len);
+	explicit_bzero(text, len);
 	free(text);
 	return rc;
 }
@@ -642,10 +639,10 @@ access_token(struct access *acc, const char *auth, struct access_who *who,
 	access_digest(secret, len, digest);
 	/* Every entry is compared, whichever matches. */
 	for (i = 0; i < acc->ntokens; i++)
-		if (CRYPTO_memcmp(digest, acc->tokens[i].digest,
-		    sizeof digest) == 0 && found == -1)
+		if (bytes_equal(digest, acc->tokens[i].digest,
+		    sizeof digest) && found == -1)
 			found = (int)i;
-	OPENSSL_cleanse(digest, sizeof digest);
+	explicit_bzero(digest, sizeof digest);
 	if (found == -1) {
 		snprintf(errbuf, errlen, "the bearer token matches no entry "
 		    "of listen.http.tokens_file");

@@ -1,8 +1,8 @@
 /*
  * The HTTP/1.1 client of the remote transports (see http-client.h): one
  * exchange at a time per connection, connections kept alive and reused,
- * names resolved with evdns, https through a bufferevent_openssl filter over
- * the TCP bufferevent, response bodies decoded as they arrive.
+ * names resolved with evdns, https through the TLS module's filter over the
+ * TCP bufferevent (tls.h), response bodies decoded as they arrive.
  */
 #include "autoconf.h"
 
@@ -23,19 +23,15 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "compat-queue.h"
 #include "http-client.h"
 #include "log.h"
 #include "sse.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 /* Longest status, header, chunk-size or trailer line. */
@@ -147,7 +143,6 @@ struct http_conn {
 	struct http_client		*c;
 	enum http_conn_state		 state;
 	struct bufferevent		*bev;	/* TCP, or the TLS filter */
-	SSL				*ssl;	/* owned by the filter */
 	evutil_socket_t			 fd;
 	struct evutil_addrinfo		*ai;	/* addresses to try */
 	struct evutil_addrinfo		*ai_next;
@@ -173,7 +168,9 @@ struct http_client {
 	struct event_base		*base;
 	struct http_dns			*dns;	/* NULL until a name is
 						   looked up */
-	SSL_CTX				*ssl_ctx;
+	const struct tls_module		*tls_mod;	/* https only */
+	void				*tls_handle;
+	struct tls_ctx			*tls_ctx;
 	char				*name;
 	int				 tls;
 	int				 verify;
@@ -452,64 +449,17 @@ http_dns_unref(struct http_dns *dns, int in_evdns)
 	http_dns_unref_cb(-1, 0, dns);
 }
 
+/* The module is loaded by the first https client, or found loaded. */
 static int
 http_client_tls_setup(struct http_client *c,
     const struct http_tls_config *t, char *err, size_t errlen)
 {
-	unsigned long	e;
-	char		 buf[256];
-	const char	*what;
-
-	if ((c->ssl_ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		what = "cannot create a TLS context";
-		goto fail;
-	}
-	if (!SSL_CTX_set_min_proto_version(c->ssl_ctx, t->min_version == 3 ?
-	    TLS1_3_VERSION : TLS1_2_VERSION)) {
-		what = "cannot set the minimum TLS version";
-		goto fail;
-	}
-	SSL_CTX_set_mode(c->ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
-	if (t->ca_file != NULL) {
-		if (!SSL_CTX_load_verify_locations(c->ssl_ctx, t->ca_file,
-		    NULL)) {
-			snprintf(buf, sizeof buf, "cannot load tls.ca_file "
-			    "'%s'", t->ca_file);
-			what = buf;
-			goto fail;
-		}
-	} else if (t->verify && !SSL_CTX_set_default_verify_paths(c->ssl_ctx)) {
-		what = "cannot load the system's CA certificates";
-		goto fail;
-	}
-	if (t->cert_file != NULL) {
-		if (!SSL_CTX_use_certificate_chain_file(c->ssl_ctx,
-		    t->cert_file)) {
-			snprintf(buf, sizeof buf, "cannot load tls.cert_file "
-			    "'%s'", t->cert_file);
-			what = buf;
-			goto fail;
-		}
-		if (t->key_file == NULL || !SSL_CTX_use_PrivateKey_file(
-		    c->ssl_ctx, t->key_file, SSL_FILETYPE_PEM) ||
-		    !SSL_CTX_check_private_key(c->ssl_ctx)) {
-			snprintf(buf, sizeof buf, "cannot use tls.key_file "
-			    "'%s' with tls.cert_file", t->key_file ?
-			    t->key_file : "(none)");
-			what = buf;
-			goto fail;
-		}
-	}
-	SSL_CTX_set_verify(c->ssl_ctx, t->verify ? SSL_VERIFY_PEER :
-	    SSL_VERIFY_NONE, NULL);
+	if ((c->tls_mod = tls_module_open(&c->tls_handle, err, errlen)) ==
+	    NULL)
+		return -1;
+	if ((c->tls_ctx = c->tls_mod->ctx_new(t, err, errlen)) == NULL)
+		return -1;
 	return 0;
-
-fail:
-	e = ERR_peek_last_error();
-	snprintf(err, errlen, "%s%s%s", what, e != 0 ? ": " : "",
-	    e != 0 ? ERR_reason_error_string(e) : "");
-	ERR_clear_error();
-	return -1;
 }
 
 struct http_client *
@@ -563,7 +513,9 @@ http_client_destroy(struct http_client *c)
 	if (c->ev_dispatch != NULL)
 		event_free(c->ev_dispatch);
 	http_dns_unref(c->dns, 0);
-	SSL_CTX_free(c->ssl_ctx);
+	if (c->tls_ctx != NULL)
+		c->tls_mod->ctx_free(c->tls_ctx);
+	tls_module_close(c->tls_handle);
 	free(c->name);
 	free(c->host);
 	free(c->host_header);
@@ -901,7 +853,6 @@ http_conn_drop_bev(struct http_conn *conn)
 		bufferevent_free(conn->bev);
 		conn->bev = NULL;
 	}
-	conn->ssl = NULL;
 	conn->fd = -1;
 }
 
@@ -1102,7 +1053,7 @@ http_conn_ready(struct http_conn *conn)
 	else
 		log_debug("%s: connected to %s%s%s", c->name, conn->peer,
 		    c->tls ? " with " : "", c->tls ?
-		    SSL_get_version(conn->ssl) : "");
+		    c->tls_mod->version(conn->bev) : "");
 	if (req == NULL)
 		req = TAILQ_FIRST(&c->pending);
 	if (req != NULL) {
@@ -1118,30 +1069,12 @@ http_conn_tls_start(struct http_conn *conn)
 {
 	struct http_client	*c = conn->c;
 	struct bufferevent	*filter;
-	unsigned char		 addr[sizeof(struct in6_addr)];
-	int			 literal;
+	const char		*what = "";
 
-	literal = inet_pton(AF_INET, c->host, addr) == 1 ||
-	    inet_pton(AF_INET6, c->host, addr) == 1;
-	if ((conn->ssl = SSL_new(c->ssl_ctx)) == NULL)
-		fatalx("SSL_new");
-	/* SNI is for names only (RFC 6066). */
-	if (!literal)
-		SSL_set_tlsext_host_name(conn->ssl, c->host);
-	if (c->verify) {
-		if (literal) {
-			if (!X509_VERIFY_PARAM_set1_ip_asc(
-			    SSL_get0_param(conn->ssl), c->host))
-				fatalx("X509_VERIFY_PARAM_set1_ip_asc");
-		} else if (!SSL_set1_host(conn->ssl, c->host))
-			fatalx("SSL_set1_host");
-	}
-	filter = bufferevent_openssl_filter_new(c->base, conn->bev, conn->ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE |
-	    BEV_OPT_DEFER_CALLBACKS);
+	filter = c->tls_mod->filter_new(c->tls_ctx, c->base, conn->bev,
+	    c->host, c->verify, &what);
 	if (filter == NULL)
-		fatalx("bufferevent_openssl_filter_new");
-	bufferevent_openssl_set_allow_dirty_shutdown(filter, 1);
+		fatalx("%s", what);
 	conn->bev = filter;
 	bufferevent_setcb(filter, http_conn_read_cb, NULL, http_conn_event_cb,
 	    conn);
@@ -1153,32 +1086,13 @@ static void
 http_conn_tls_failed(struct http_conn *conn)
 {
 	struct http_client	*c = conn->c;
-	unsigned long		 e, first = 0;
-	long			 vr = X509_V_OK;
+	enum http_error		 error;
+	int			 x509_err;
 	char			 buf[256];
 
-	while ((e = bufferevent_get_openssl_error(conn->bev)) != 0)
-		if (first == 0)
-			first = e;
-	if (conn->ssl != NULL)
-		vr = SSL_get_verify_result(conn->ssl);
-	ERR_clear_error();
-	if (c->verify && vr != X509_V_OK) {
-		snprintf(buf, sizeof buf, "TLS certificate of %s refused: %s "
-		    "(X509 error %ld)", conn->peer,
-		    X509_verify_cert_error_string(vr), vr);
-		http_conn_fail_connect(conn, HTTP_ERR_TLS_VERIFY, (int)vr,
-		    buf);
-		return;
-	}
-	if (first != 0)
-		snprintf(buf, sizeof buf, "TLS handshake with %s failed: %s",
-		    conn->peer, ERR_reason_error_string(first) ?
-		    ERR_reason_error_string(first) : "unknown error");
-	else
-		snprintf(buf, sizeof buf, "TLS handshake with %s failed: the "
-		    "connection was closed", conn->peer);
-	http_conn_fail_connect(conn, HTTP_ERR_TLS, 0, buf);
+	error = c->tls_mod->failure(conn->bev, c->verify, conn->peer, buf,
+	    sizeof buf, &x509_err);
+	http_conn_fail_connect(conn, error, x509_err, buf);
 }
 
 static void

@@ -2,7 +2,8 @@
  * A small HTTP/1.1 client on libevent for the remote upstream transports:
  * keep-alive connection reuse, non-blocking DNS (evdns), connect and
  * per-request timeouts, chunked and Content-Length bodies, text/event-stream
- * bodies delivered event by event, and https through OpenSSL 3.
+ * bodies delivered event by event, and https through OpenSSL 3 in the TLS
+ * module (tls.h), loaded by the first https client.
  */
 #ifndef MCPRELAY_HTTP_CLIENT_H
 #define MCPRELAY_HTTP_CLIENT_H

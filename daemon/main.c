@@ -5,6 +5,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "relay.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define MCPRELAYD_DEFAULT_CONFIG SYSCONFDIR "/mcprelay/mcprelay.yaml"
@@ -48,7 +50,23 @@ usage(FILE *f)
 static int
 check_config(const char *path)
 {
-	return config_check_file(path, stdout, stderr) == 0 ? 0 : EX_CONFIG;
+	struct config_errors	 errs;
+	struct config		*cfg;
+	char			 err[PATH_MAX + 512];
+	int			 rc = 0;
+
+	if (config_check_file(path, stdout, stderr) == -1)
+		return EX_CONFIG;
+	/* What config/ cannot know: whether https has its TLS module. */
+	config_errors_init(&errs);
+	if ((cfg = config_load_file(path, &errs)) != NULL &&
+	    tls_module_check_config(cfg, err, sizeof err) == -1) {
+		fprintf(stderr, "%s: %s\n", path, err);
+		rc = EX_CONFIG;
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+	return rc;
 }
 
 int

@@ -16,10 +16,8 @@
 
 #include <event2/event.h>
 #include <json-c/json.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include "bytes.h"
 #include "config.h"
 #include "era.h"
 #include "errors.h"
@@ -29,6 +27,7 @@
 #include "mrtr.h"
 #include "relay.h"
 #include "request.h"
+#include "sha256.h"
 #include "stream.h"
 #include "xmalloc.h"
 
@@ -141,7 +140,7 @@ mrtr_free(struct mrtr *m)
 		return;
 	while ((p = TAILQ_FIRST(&m->parks)) != NULL)
 		mrtr_park_free(p);
-	OPENSSL_cleanse(m->key, sizeof m->key);
+	explicit_bzero(m->key, sizeof m->key);
 	free(m);
 }
 
@@ -191,12 +190,10 @@ mrtr_hex(const unsigned char *in, size_t len, char *out)
 static void
 mrtr_mac(struct mrtr *m, const char *id, char *out)
 {
-	unsigned char	mac[EVP_MAX_MD_SIZE];
-	unsigned int	len = 0;
+	uint8_t	mac[SHA256_LEN];
 
-	HMAC(EVP_sha256(), m->key, sizeof m->key, (const unsigned char *)id,
-	    strlen(id), mac, &len);
-	mrtr_hex(mac, len, out);
+	hmac_sha256(m->key, sizeof m->key, id, strlen(id), mac);
+	mrtr_hex(mac, sizeof mac, out);
 }
 
 /* A fresh id for a round: the previous round's requestState stops working. */
@@ -510,7 +507,7 @@ mrtr_find(struct mrtr *m, const char *state)
 	memcpy(id, state, MRTR_ID_LEN);
 	id[MRTR_ID_LEN] = '\0';
 	mrtr_mac(m, id, mac);
-	if (CRYPTO_memcmp(mac, dot + 1, MRTR_MAC_LEN) != 0)
+	if (!bytes_equal(mac, dot + 1, MRTR_MAC_LEN))
 		return NULL;
 	TAILQ_FOREACH(p, &m->parks, entry)
 		if (p->state != MRTR_GATHERING && strcmp(p->id, id) == 0)

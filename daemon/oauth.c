@@ -27,10 +27,8 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/buffer.h>
 #include <json-c/json.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
+#include "bytes.h"
 #include "compat-queue.h"
 #include "config.h"
 #include "events.h"
@@ -38,6 +36,7 @@
 #include "log.h"
 #include "oauth.h"
 #include "relay.h"
+#include "sha256.h"
 #include "stats.h"
 #include "xmalloc.h"
 
@@ -169,7 +168,7 @@ static void
 oauth_wipe(char **s)
 {
 	if (*s != NULL) {
-		OPENSSL_cleanse(*s, strlen(*s));
+		explicit_bzero(*s, strlen(*s));
 		free(*s);
 		*s = NULL;
 	}
@@ -219,17 +218,16 @@ oauth_jarray_has(struct json_object *a, const char *s)
 static void
 oauth_b64url(const unsigned char *in, size_t n, char *out, size_t len)
 {
-	unsigned char	 buf[128];
-	size_t		 i, j;
+	char	 buf[128];
+	size_t	 i, j;
 
-	if (n > 90 || len < 4 * ((n + 2) / 3) + 1) {
+	if (n > 90 || len < BYTES_BASE64_SIZE(n)) {
 		*out = '\0';
 		return;
 	}
-	EVP_EncodeBlock(buf, in, (int)n);
+	bytes_base64(in, n, buf, sizeof buf);
 	for (i = j = 0; buf[i] != '\0' && buf[i] != '='; i++)
-		out[j++] = buf[i] == '+' ? '-' : buf[i] == '/' ? '_' :
-		    (char)buf[i];
+		out[j++] = buf[i] == '+' ? '-' : buf[i] == '/' ? '_' : buf[i];
 	out[j] = '\0';
 }
 
@@ -239,22 +237,22 @@ oauth_random(size_t bytes)
 	unsigned char	r[64];
 	char		out[96];
 
-	if (bytes > sizeof r || RAND_bytes(r, (int)bytes) != 1)
-		fatalx("%s: RAND_bytes", __func__);
+	if (bytes > sizeof r)
+		fatalx("%s: %zu bytes", __func__, bytes);
+	if (bytes_random(r, bytes) == -1)
+		fatal("%s: getrandom", __func__);
 	oauth_b64url(r, bytes, out, sizeof out);
-	OPENSSL_cleanse(r, sizeof r);
+	explicit_bzero(r, sizeof r);
 	return xstrdup(out);
 }
 
 void
 oauth_s256(const char *verifier, char *out, size_t len)
 {
-	unsigned char	md[EVP_MAX_MD_SIZE];
-	unsigned int	mdlen = 0;
+	uint8_t	md[SHA256_LEN];
 
-	EVP_Digest(verifier, strlen(verifier), md, &mdlen, EVP_sha256(),
-	    NULL);
-	oauth_b64url(md, mdlen, out, len);
+	sha256(verifier, strlen(verifier), md);
+	oauth_b64url(md, sizeof md, out, len);
 }
 
 /* Appends "&k=v" (or "k=v" first), percent-encoded. */
@@ -532,7 +530,7 @@ oauth_save(struct oauth *o)
 			unlink(tmp);
 		}
 	}
-	OPENSSL_cleanse((char *)text, len);
+	explicit_bzero((char *)text, len);
 	json_object_put(j);
 	free(tmp);
 	return rc;
@@ -560,7 +558,7 @@ oauth_load(struct oauth *o)
 	}
 	buf[n] = '\0';
 	j = json_tokener_parse(buf);
-	OPENSSL_cleanse(buf, (size_t)n);
+	explicit_bzero(buf, (size_t)n);
 	if (j == NULL || !json_object_is_type(j, json_type_object)) {
 		log_warnx("server %s: %s is not JSON; ignoring it", o->name,
 		    o->path);
@@ -1365,7 +1363,7 @@ oauth_client_auth(struct oauth *o, struct evbuffer *form)
 	struct oauth_tokens	*t = &o->tok;
 	const char		*m = t->auth_method;
 	char			*pair, *idenc, *secenc, *h = NULL;
-	unsigned char		 b64[1024];
+	char			 b64[1024];
 	size_t			 n;
 
 	if (t->client_secret == NULL) {
@@ -1392,9 +1390,9 @@ oauth_client_auth(struct oauth *o, struct evbuffer *form)
 	xasprintf(&pair, "%s:%s", idenc, secenc);
 	n = strlen(pair);
 	if (n < 700) {
-		EVP_EncodeBlock(b64, (unsigned char *)pair, (int)n);
+		bytes_base64(pair, n, b64, sizeof b64);
 		xasprintf(&h, "Basic %s", b64);
-		OPENSSL_cleanse(b64, sizeof b64);
+		explicit_bzero(b64, sizeof b64);
 	}
 	oauth_wipe(&pair);
 	oauth_wipe(&secenc);
@@ -1450,7 +1448,7 @@ oauth_same_secret(const char *a, const char *b)
 {
 	size_t	n = strlen(a);
 
-	return n == strlen(b) && CRYPTO_memcmp(a, b, n) == 0;
+	return n == strlen(b) && bytes_equal(a, b, n);
 }
 
 /* The browser's redirect: check state and iss before the code goes out. */

@@ -32,6 +32,7 @@
 #include "relay.h"
 #include "router.h"
 #include "session.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 static void	relay_signal_cb(evutil_socket_t, short, void *);
@@ -57,6 +58,7 @@ relay_load_config(const char *path)
 {
 	struct config_errors	 errs;
 	struct config		*cfg;
+	char			 err[PATH_MAX + 512];
 	size_t			 i;
 
 	config_errors_init(&errs);
@@ -65,6 +67,13 @@ relay_load_config(const char *path)
 		for (i = 0; i < errs.n; i++)
 			log_errorx("%s", errs.msgs[i]);
 	config_errors_free(&errs);
+	/* Now, not at the first connection: OpenSSL is in a module. */
+	if (cfg != NULL && tls_module_check_config(cfg, err, sizeof err) ==
+	    -1) {
+		log_errorx("%s: %s", path, err);
+		config_free(cfg);
+		return NULL;
+	}
 	return cfg;
 }
 

@@ -17,8 +17,8 @@
 
 #include <event2/event.h>
 #include <json-c/json.h>
-#include <openssl/evp.h>
 
+#include "bytes.h"
 #include "compat-queue.h"
 #include "era.h"
 #include "http-client.h"
@@ -60,7 +60,7 @@ upstream_remote_init(struct upstream_remote *r, struct upstream *up,
 	struct http_client_config	 cfg;
 	const char			*why;
 	char				 name[160], cerr[256];
-	unsigned char			*b64;
+	char				*b64;
 	size_t				 i, n;
 	int				 have_auth = 0;
 
@@ -99,11 +99,10 @@ upstream_remote_init(struct upstream_remote *r, struct upstream *up,
 	}
 	if (r->url.userinfo != NULL && !have_auth) {
 		n = strlen(r->url.userinfo);
-		b64 = xmalloc(4 * ((n + 2) / 3) + 1);
-		EVP_EncodeBlock(b64, (const unsigned char *)r->url.userinfo,
-		    (int)n);
+		b64 = xmalloc(BYTES_BASE64_SIZE(n));
+		bytes_base64(r->url.userinfo, n, b64, BYTES_BASE64_SIZE(n));
 		xasprintf(&r->authorization, "Basic %s", b64);
-		explicit_bzero(b64, strlen((char *)b64));
+		explicit_bzero(b64, strlen(b64));
 		free(b64);
 	}
 

@@ -33,7 +33,7 @@ echo "$tarball"
 echo "==== Debian package"
 sh "$here/build-deb.sh" "$tarball" "$out" || fail=1
 
-echo "==== monitoring files in the Debian package"
+echo "==== monitoring files and the TLS module in the Debian package"
 for deb in "$out"/mcprelay_*.deb; do
 	[ -f "$deb" ] || continue
 	x=$out/deb-contents
@@ -42,6 +42,15 @@ for deb in "$out"/mcprelay_*.deb; do
 	    usr/share/mcprelay/prometheus/mcprelay-rules.yml; do
 		[ -s "$x/$f" ] || { echo "check.sh: /$f missing from $deb"; fail=1; }
 	done
+	# pkglibdir under the multiarch libdir; mcprelayd itself links no
+	# OpenSSL (docs/architecture.md).
+	set -- "$x"/usr/lib/*/mcprelay/tls.so
+	[ -s "$1" ] || { echo "check.sh: /usr/lib/<arch>/mcprelay/tls.so" \
+	    "missing from $deb"; fail=1; }
+	if readelf -d "$x/usr/sbin/mcprelayd" | grep -q 'NEEDED.*lib\(ssl\|crypto\)'
+	then
+		echo "check.sh: mcprelayd in $deb needs OpenSSL"; fail=1
+	fi
 	if command -v promtool >/dev/null 2>&1; then
 		promtool check rules \
 		    "$x/usr/share/mcprelay/prometheus/mcprelay-rules.yml" || fail=1

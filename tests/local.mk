@@ -9,7 +9,8 @@ AM_TESTS_ENVIRONMENT = \
 
 if HAVE_CHECK
 UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS) $(JSONC_CFLAGS) \
-	$(YAML_CFLAGS) -DTEST_DATA_DIR='"$(abs_top_srcdir)/tests/unit/data"'
+	$(YAML_CFLAGS) -DTEST_DATA_DIR='"$(abs_top_srcdir)/tests/unit/data"' \
+	-DTEST_TLS_MODULE='"$(abs_top_builddir)/modules/tls.so"'
 UNIT_LIBS = $(CONFIG_LIBS) $(COMMON_LIBS) $(CHECK_LIBS)
 
 include tests/unit/local.mk
@@ -61,6 +62,12 @@ EXTRA_DIST += tests/integration/import.test.mjs tests/integration/data
 check_PROGRAMS += tests/integration/sd-helper
 tests_integration_sd_helper_SOURCES = tests/integration/sd-helper.c
 EXTRA_DIST += tests/integration/systemd.test.mjs
+
+# tls-module.test.mjs: the TLS module found, missing or broken;
+# tls-linkage.test.sh: mcprelayd's DT_NEEDED has no OpenSSL (readelf).
+TESTS += tests/integration/tls-linkage.test.sh
+EXTRA_DIST += tests/integration/tls-module.test.mjs \
+	tests/integration/tls-linkage.test.sh
 
 # access.test.mjs: a daemon that may not open netlink sockets.
 check_PROGRAMS += tests/integration/no-netlink

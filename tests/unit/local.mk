@@ -19,7 +19,9 @@ UNIT_TESTS = \
 	tests/unit/test_events \
 	tests/unit/test_metrics \
 	tests/unit/test_access \
-	tests/unit/test_import
+	tests/unit/test_import \
+	tests/unit/test_sha256 \
+	tests/unit/test_bytes
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -47,12 +49,13 @@ tests_unit_test_upstream_stdio_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_listen_unix_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_listen_unix_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_http_client_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS)
-tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
-tests_unit_test_upstream_remote_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS) \
+	$(LIBEVENT_OPENSSL_LIBS) $(OPENSSL_LIBS)
+tests_unit_test_upstream_remote_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_upstream_remote_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_era_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_era_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
-tests_unit_test_oauth_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_oauth_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_oauth_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_control_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_control_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
@@ -68,5 +71,10 @@ tests_unit_test_import_SOURCES = tests/unit/test_import.c ctl/import.h \
 tests_unit_test_import_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/ctl
 tests_unit_test_import_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_import_LDADD = $(UNIT_LIBS)
+
+tests_unit_test_sha256_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sha256_LDADD = $(UNIT_LIBS)
+tests_unit_test_bytes_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_bytes_LDADD = $(UNIT_LIBS)
 
 EXTRA_DIST += tests/unit/data

@@ -39,6 +39,7 @@
 #include "http-client.h"
 #include "log.h"
 #include "sse.h"
+#include "tls.h"
 
 #define FX_LIMIT	3.0	/* seconds any wait in a case may take */
 #define FX_MAXEVENTS	16
@@ -1434,6 +1435,64 @@ START_TEST(test_tls_handshake_stall_is_a_connect_timeout)
 }
 END_TEST
 
+/* ---- the TLS module -------------------------------------------------------- */
+
+static struct http_client *
+module_client(struct event_base *base, int tls, char *err, size_t errlen)
+{
+	struct http_client_config	cfg;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.name = "server test";
+	cfg.host = "127.0.0.1";
+	cfg.port = 4443;
+	cfg.tls = tls;
+	cfg.tls_config.verify = 1;
+	return http_client_new(base, &cfg, err, errlen);
+}
+
+START_TEST(test_https_without_the_module_fails_at_creation)
+{
+	struct event_base	*base = event_base_new();
+	char			 err[512] = "";
+
+	setenv(TLS_MODULE_ENV, "/nonexistent/mcprelay/tls.so", 1);
+	ck_assert_ptr_null(module_client(base, 1, err, sizeof err));
+	ck_assert_str_eq(err, "cannot load /nonexistent/mcprelay/tls.so: "
+	    "cannot open shared object file: No such file or directory");
+	event_base_free(base);
+}
+END_TEST
+
+/* A file that is no shared object at all. */
+START_TEST(test_https_with_a_broken_module_fails_at_creation)
+{
+	struct event_base	*base = event_base_new();
+	char			 err[512] = "", want[512];
+
+	setenv(TLS_MODULE_ENV, TEST_DATA_DIR "/config-full.yaml", 1);
+	ck_assert_ptr_null(module_client(base, 1, err, sizeof err));
+	snprintf(want, sizeof want, "cannot load %s: invalid ELF header",
+	    TEST_DATA_DIR "/config-full.yaml");
+	ck_assert_str_eq(err, want);
+	event_base_free(base);
+}
+END_TEST
+
+/* Plain http never touches the module. */
+START_TEST(test_http_does_not_load_the_module)
+{
+	struct event_base	*base = event_base_new();
+	struct http_client	*c;
+	char			 err[512] = "";
+
+	setenv(TLS_MODULE_ENV, "/nonexistent/mcprelay/tls.so", 1);
+	ck_assert_ptr_nonnull(c = module_client(base, 0, err, sizeof err));
+	http_client_free(c);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *
 http_client_suite(void)
 {
@@ -1477,6 +1536,12 @@ http_client_suite(void)
 	tcase_add_test(tc, test_tls_bad_files_fail_at_creation);
 	tcase_add_test(tc, test_tls_handshake_stall_is_a_connect_timeout);
 	suite_add_tcase(s, tc);
+
+	tc = tcase_create("module");
+	tcase_add_test(tc, test_https_without_the_module_fails_at_creation);
+	tcase_add_test(tc, test_https_with_a_broken_module_fails_at_creation);
+	tcase_add_test(tc, test_http_does_not_load_the_module);
+	suite_add_tcase(s, tc);
 	return s;
 }
 
@@ -1488,6 +1553,9 @@ main(void)
 
 	signal(SIGPIPE, SIG_IGN);
 	log_init("test_http_client", LOG_LEVEL_INFO);
+	/* The module of this build tree: the search beside the executable
+	 * is for mcprelayd's directory, not tests/unit/. */
+	setenv(TLS_MODULE_ENV, TEST_TLS_MODULE, 1);
 	sr = srunner_create(http_client_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
