@@ -9,6 +9,7 @@ libmcpcommon_a_SOURCES = \
 	common/retry-rules.c common/retry-rules.h \
 	common/breaker.c common/breaker.h \
 	common/jsonrpc.c common/jsonrpc.h \
+	common/jsonscan.c common/jsonscan.h \
 	common/ndjson.c common/ndjson.h \
 	common/sse.c common/sse.h \
 	common/sha256.c common/sha256.h \

@@ -23,6 +23,7 @@
 #include "events.h"
 #include "handler.h"
 #include "jsonrpc.h"
+#include "jsonscan.h"
 #include "log.h"
 #include "oauth.h"
 #include "relay.h"
@@ -187,6 +188,8 @@ static void	handler_send_request(struct handler *, struct request *);
 static void	handler_transport_ready_cb(void *);
 static void	handler_transport_message_cb(void *, const char *, size_t);
 static void	handler_transport_message_obj_cb(void *, struct json_object *);
+static int	handler_transport_response_text_cb(void *, const char *, size_t,
+		    const struct jsonscan_response *);
 static void	handler_transport_undelivered_cb(void *, const char *, size_t);
 static void	handler_transport_closed_cb(void *, enum upstream_close_reason,
 		    int, const char *);
@@ -224,6 +227,7 @@ static const struct upstream_event_cbs handler_transport_cbs = {
 	.ready = handler_transport_ready_cb,
 	.message = handler_transport_message_cb,
 	.message_obj = handler_transport_message_obj_cb,
+	.response_text = handler_transport_response_text_cb,
 	.undelivered = handler_transport_undelivered_cb,
 	.closed = handler_transport_closed_cb,
 	.tool_schema = handler_tool_schema_cb,
@@ -2867,13 +2871,91 @@ handler_transport_undelivered_cb(void *arg, const char *id, size_t len)
 		r->undelivered = 1;
 }
 
+/* An answer came: the request leaves the in-flight list and is counted. */
+static void
+handler_response_account(struct handler *h, struct request *r, int is_error)
+{
+	struct retry_stats	*st;
+
+	TAILQ_REMOVE(&h->inflight, r, entry);
+	request_cancel_timer(r);
+	st = retry_stats_table_get(&h->stats,
+	    strcmp(r->method, "tools/call") == 0 ? "execute_tool" :
+	    strstr(r->method, "/list") != NULL ? "list_tools" : "request");
+	retry_stats_attempt(st);
+	retry_stats_success(st);
+	h->counters.replies++;
+	if (is_error)
+		h->counters.replies_error++;
+	else {
+		h->counters.replies_ok++;
+		if (r->attempts > 1)
+			h->counters.retried_ok++;
+	}
+}
+
+/*
+ * The pass-through: a success answer to a legacy client's request, from a
+ * server spoken to in the legacy era, with no retry rule to read it, goes
+ * to the client as the bytes the server sent, only the id replaced by the
+ * client's; it is neither parsed into objects nor written out again.
+ * Everything else (errors, translation between the eras, rules, ids not
+ * ours, parks, text the scanner leaves to json-c) takes the usual way.
+ * Returns 1 if the message was dealt with, else 0 with nothing done.
+ */
+static int
+handler_pass_through(struct handler *h, const char *json,
+    const struct jsonscan_response *scan)
+{
+	struct jsonscan_response	 sc = *scan;
+	struct internal_call		*ic;
+	struct request			*r;
+	const char			*id;
+	char				 num[24], *text;
+	size_t				 idlen, n;
+
+	if (sc.id == h->ping_id && sc.id != 0)
+		return 0;
+	TAILQ_FOREACH(ic, &h->internal, entry)
+		if (ic->id == sc.id)
+			return 0;
+	if ((r = handler_find_inflight(h, sc.id)) == NULL ||
+	    r->era == ERA_MODERN || h->era == HANDLER_ERA_MODERN ||
+	    r->parked != NULL || rules_any(h->cfg, handler_rule_tool(r)))
+		return 0;
+	if (json_object_is_type(r->client_id, json_type_int)) {
+		idlen = (size_t)snprintf(num, sizeof num, "%lld",
+		    (long long)json_object_get_int64(r->client_id));
+		id = num;
+	} else
+		id = json_object_to_json_string_length(r->client_id,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+		    &idlen);
+
+	n = (sc.id_start - sc.start) + idlen + (sc.end - sc.id_end);
+	text = xmalloc(n + 1);
+	memcpy(text, json + sc.start, sc.id_start - sc.start);
+	memcpy(text + (sc.id_start - sc.start), id, idlen);
+	memcpy(text + (sc.id_start - sc.start) + idlen, json + sc.id_end,
+	    sc.end - sc.id_end);
+	text[n] = '\0';
+
+	handler_response_account(h, r, 0);
+	stats_latency_add(&h->latency, relay_now() - r->started);
+	r->handler = NULL;
+	r->where = REQUEST_NEW;
+	request_finish_text(r, text, n);
+	free(text);
+	handler_drain_check(h);
+	return 1;
+}
+
 static void
 handler_on_response(struct handler *h, struct json_object *msg, int is_error)
 {
 	struct json_object	*id = jsonrpc_id(msg);
 	struct internal_call	*ic;
 	struct request		*r;
-	struct retry_stats	*st;
 	const struct retry_rule	*trip;
 	int64_t			 n;
 
@@ -2909,21 +2991,7 @@ handler_on_response(struct handler *h, struct json_object *msg, int is_error)
 		return;
 	if (!is_error && handler_task_handle(h, r, msg))
 		return;
-	TAILQ_REMOVE(&h->inflight, r, entry);
-	request_cancel_timer(r);
-	st = retry_stats_table_get(&h->stats,
-	    strcmp(r->method, "tools/call") == 0 ? "execute_tool" :
-	    strstr(r->method, "/list") != NULL ? "list_tools" : "request");
-	retry_stats_attempt(st);
-	retry_stats_success(st);
-	h->counters.replies++;
-	if (is_error)
-		h->counters.replies_error++;
-	else {
-		h->counters.replies_ok++;
-		if (r->attempts > 1)
-			h->counters.retried_ok++;
-	}
+	handler_response_account(h, r, is_error);
 	if (handler_answer_rules(h, r, msg, is_error, &trip) == 0) {
 		handler_drain_check(h);
 		return;
@@ -3071,11 +3139,15 @@ handler_on_message(struct handler *h, struct json_object *msg)
 static void
 handler_transport_message_cb(void *arg, const char *json, size_t len)
 {
-	struct handler		*h = arg;
-	struct json_object	*msg;
-	const char		*reason;
+	struct handler			*h = arg;
+	struct json_object		*msg;
+	struct jsonscan_response	 sc;
+	const char			*reason;
 
 	h->last_traffic = relay_now();
+	if (jsonscan_response(json, len, &sc) == 0 &&
+	    handler_pass_through(h, json, &sc))
+		return;
 	if ((msg = jsonrpc_parse_with(h->relay->parser, json, len,
 	    &reason)) == NULL) {
 		log_warnx("server %s: ignoring a message that is not JSON "
@@ -3084,6 +3156,18 @@ handler_transport_message_cb(void *arg, const char *json, size_t len)
 	}
 	handler_on_message(h, msg);
 	json_object_put(msg);
+}
+
+/* A remote transport's answer, not parsed yet. */
+static int
+handler_transport_response_text_cb(void *arg, const char *json, size_t len,
+    const struct jsonscan_response *sc)
+{
+	struct handler	*h = arg;
+
+	(void)len;
+	h->last_traffic = relay_now();
+	return handler_pass_through(h, json, sc);
 }
 
 /* A remote transport parsed the message already. */

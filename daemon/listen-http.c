@@ -125,12 +125,15 @@ struct listen_http {
 
 static int	http_stream_write(struct client_stream *, struct json_object *,
 		    int);
+static int	http_stream_write_text(struct client_stream *, const char *,
+		    size_t, int);
 static const char *http_reason(int);
 static void	listen_http_request_cb(struct evhttp_request *, void *);
 static void	listen_http_conn_close_cb(struct evhttp_connection *, void *);
 
 static const struct client_stream_ops http_stream_ops = {
 	.write = http_stream_write,
+	.write_text = http_stream_write_text,
 };
 
 /* ---- connections and streams ------------------------------------------- */
@@ -472,33 +475,44 @@ http_sse_send(struct http_stream *st, const char *event, const char *data,
 }
 
 static void
-http_send_json(struct evhttp_request *req, int code, const char *reason,
-    struct json_object *body, struct session *s)
+http_send_body(struct evhttp_request *req, int code, const char *reason,
+    const char *text, size_t len, struct session *s)
 {
 	struct evkeyvalq	*hdr = evhttp_request_get_output_headers(req);
 	struct evbuffer		*buf;
-	const char		*text;
-	size_t			 len;
 
 	buf = evbuffer_new();
 	evhttp_add_header(hdr, "Content-Type", "application/json");
 	if (s != NULL && session_id(s)[0] != '\0')
 		evhttp_add_header(hdr, "Mcp-Session-Id", session_id(s));
-	if (body != NULL) {
-		text = jsonrpc_to_string(body, &len);
+	if (text != NULL)
 		evbuffer_add(buf, text, len);
-	}
 	evhttp_send_reply(req, code, reason, buf);
 	evbuffer_free(buf);
 }
 
+static void
+http_send_json(struct evhttp_request *req, int code, const char *reason,
+    struct json_object *body, struct session *s)
+{
+	const char	*text = NULL;
+	size_t		 len = 0;
+
+	if (body != NULL)
+		text = jsonrpc_to_string(body, &len);
+	http_send_body(req, code, reason, text, len, s);
+}
+
+/*
+ * One message, given as an object (msg) or as its text (text, one line of
+ * JSON, for a legacy client only: a modern reply's HTTP status is read
+ * from the object).
+ */
 static int
-http_stream_write(struct client_stream *cs, struct json_object *msg,
-    int final)
+http_stream_put(struct client_stream *cs, struct json_object *msg,
+    const char *text, size_t len, int final)
 {
 	struct http_stream	*st = cs->owner;
-	const char		*text;
-	size_t			 len;
 
 	if (st->mode == HTTP_MODE_DONE)
 		return -1;
@@ -513,9 +527,11 @@ http_stream_write(struct client_stream *cs, struct json_object *msg,
 		st->mode = HTTP_MODE_DONE;
 		http_stream_free(st);
 		/* A plain result: one JSON body. */
-		if (msg == NULL)
+		if (msg == NULL && text == NULL)
 			evhttp_send_reply(req, HTTP_STATUS_ACCEPTED,
 			    "Accepted", NULL);
+		else if (msg == NULL)
+			http_send_body(req, HTTP_OK, "OK", text, len, s);
 		else if (modern)
 			http_send_json(req, era_http_status(msg),
 			    http_reason(era_http_status(msg)), msg, NULL);
@@ -525,13 +541,37 @@ http_stream_write(struct client_stream *cs, struct json_object *msg,
 	}
 	if (st->mode == HTTP_MODE_PENDING)
 		http_sse_start(st);
-	if (msg != NULL) {
+	if (msg != NULL)
 		text = jsonrpc_to_string(msg, &len);
+	if (text != NULL)
 		http_sse_send(st, "message", text, len);
-	}
 	if (st->kind == HTTP_STREAM_POST && final)
 		http_stream_end(st);
 	return 0;
+}
+
+static int
+http_stream_write(struct client_stream *cs, struct json_object *msg,
+    int final)
+{
+	return http_stream_put(cs, msg, NULL, 0, final);
+}
+
+static int
+http_stream_write_text(struct client_stream *cs, const char *text,
+    size_t len, int final)
+{
+	struct http_stream	*st = cs->owner;
+	struct json_object	*msg;
+	int			 rc;
+
+	if (!st->modern)
+		return http_stream_put(cs, NULL, text, len, final);
+	if ((msg = jsonrpc_parse(text, len, NULL)) == NULL)
+		return -1;
+	rc = http_stream_put(cs, msg, NULL, 0, final);
+	json_object_put(msg);
+	return rc;
 }
 
 /* ---- checks ------------------------------------------------------------ */

@@ -172,18 +172,32 @@ listen_unix_conn_set_state(struct listen_unix_conn *c,
 	}
 }
 
-/* Queue one message; the output limits are enforced here. */
+static int	listen_unix_conn_send_text(struct listen_unix_conn *, const char *,
+	    size_t);
+
 static int
 listen_unix_conn_send(struct listen_unix_conn *c, struct json_object *msg)
 {
-	struct listen_unix	*l = c->listener;
-	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	const char		*json;
-	size_t			 len, queued;
+	size_t			 len;
 
 	if (c->state == LISTEN_UNIX_CONN_DEAD)
 		return -1;
 	json = jsonrpc_to_string(msg, &len);
+	return listen_unix_conn_send_text(c, json, len);
+}
+
+/* Queue one message as its text, one line; the output limits are here. */
+static int
+listen_unix_conn_send_text(struct listen_unix_conn *c, const char *json,
+    size_t len)
+{
+	struct listen_unix	*l = c->listener;
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	size_t			 queued;
+
+	if (c->state == LISTEN_UNIX_CONN_DEAD)
+		return -1;
 	if (ndjson_write(out, json, len) == -1) {
 		log_warnx("unix conn %llu: cannot queue a %zu-byte message",
 		    (unsigned long long)c->id, len);
@@ -222,8 +236,17 @@ listen_unix_stream_write(struct client_stream *s, struct json_object *msg,
 	return 0;
 }
 
+static int
+listen_unix_stream_write_text(struct client_stream *s, const char *text,
+    size_t len, int final)
+{
+	(void)final;
+	return listen_unix_conn_send_text(s->owner, text, len);
+}
+
 static const struct client_stream_ops listen_unix_stream_ops = {
 	.write = listen_unix_stream_write,
+	.write_text = listen_unix_stream_write_text,
 };
 
 /* An error about a message the session layer never saw. */

@@ -19,6 +19,8 @@
 #include "stream.h"
 #include "xmalloc.h"
 
+static void	request_free(struct request *);
+
 struct request *
 request_new(struct session *s, struct client_stream *stream,
     struct json_object *msg)
@@ -104,6 +106,37 @@ request_finish(struct request *r, struct json_object *reply)
 	else if (r->session != NULL && reply != NULL)
 		session_deliver(r->session, reply);
 	json_object_put(reply);
+	request_free(r);
+}
+
+/*
+ * request_finish() for a legacy client's answer passed through as text
+ * (one line of JSON, NUL-terminated, the client's id in it already):
+ * nothing to translate, and no park, for a legacy request.
+ */
+void
+request_finish_text(struct request *r, const char *text, size_t len)
+{
+	struct client_stream	*stream = r->stream;
+	struct json_object	*reply;
+
+	request_cancel_timer(r);
+	request_detach_stream(r);
+	if (r->session != NULL)
+		session_request_answered(r->session, r, 0);
+	if (stream != NULL)
+		client_stream_write_text(stream, text, len, 1);
+	else if (r->session != NULL &&
+	    (reply = jsonrpc_parse(text, len, NULL)) != NULL) {
+		session_deliver(r->session, reply);
+		json_object_put(reply);
+	}
+	request_free(r);
+}
+
+static void
+request_free(struct request *r)
+{
 	free(r->scope);
 	json_object_put(r->msg);
 	json_object_put(r->client_id);

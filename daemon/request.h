@@ -82,6 +82,9 @@ struct request	*request_new(struct session *, struct client_stream *,
  * cancelled request) and free the request.
  */
 void		 request_finish(struct request *, struct json_object *reply);
+/* The same with the reply as its text (handler.c's pass-through). */
+void		 request_finish_text(struct request *, const char *text,
+		    size_t len);
 /* Reply with an error built from code/message/data (data taken). */
 void		 request_fail(struct request *, int code, const char *message,
 		    struct json_object *data);

@@ -632,14 +632,20 @@ void
 session_request_done(struct session *s, struct request *r,
     struct json_object *reply)
 {
+	session_request_answered(s, r, reply == NULL ? -1 :
+	    json_object_object_get_ex(reply, "error", NULL));
+}
+
+/* is_error: 1 an error, 0 a result, -1 no reply at all. */
+void
+session_request_answered(struct session *s, struct request *r, int is_error)
+{
 	TAILQ_REMOVE(&s->requests, r, session_entry);
 	s->nrequests--;
 	s->last_active = relay_now();
-	if (reply == NULL)
-		return;
-	if (json_object_object_get_ex(reply, "error", NULL))
+	if (is_error == 1)
 		s->owner->relay->counters.replies_error++;
-	else
+	else if (is_error == 0)
 		s->owner->relay->counters.replies_ok++;
 }
 

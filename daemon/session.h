@@ -103,6 +103,8 @@ int		 session_replay(struct session *, uint64_t stream, uint64_t seq,
 void		 session_request_started(struct session *, struct request *);
 void		 session_request_done(struct session *, struct request *,
 		    struct json_object *reply);
+void		 session_request_answered(struct session *, struct request *,
+		    int is_error);
 
 /* From the router: messages from upstreams for this session. */
 int		 session_wants_log(const struct session *, const char *level);

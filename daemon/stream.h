@@ -7,6 +7,8 @@
 #ifndef MCPRELAY_STREAM_H
 #define MCPRELAY_STREAM_H
 
+#include <stddef.h>
+
 #include "compat-queue.h"
 
 struct access_who;
@@ -23,6 +25,11 @@ struct client_stream_ops {
 	 * gone. */
 	int	(*write)(struct client_stream *, struct json_object *msg,
 		    int final);
+	/* The same for a message given as its text: one JSON object on one
+	 * line (an answer passed through as the server sent it, handler.c).
+	 * May be NULL; the message then goes as an object. */
+	int	(*write_text)(struct client_stream *, const char *text,
+		    size_t len, int final);
 };
 
 struct client_stream {
@@ -40,5 +47,7 @@ void	client_stream_init(struct client_stream *,
 void	client_stream_closed(struct client_stream *);
 int	client_stream_write(struct client_stream *, struct json_object *,
 	    int final);
+int	client_stream_write_text(struct client_stream *, const char *,
+	    size_t, int final);
 
 #endif

@@ -269,13 +269,25 @@ upstream_remote_is_response_to(struct json_object *m, struct json_object *id)
 	    jsonrpc_id(m) != NULL && jsonrpc_id_equal(jsonrpc_id(m), id);
 }
 
+static int
+upstream_remote_id_is(struct json_object *id, int64_t n)
+{
+	return id != NULL && json_object_is_type(id, json_type_int) &&
+	    json_object_get_int64(id) == n;
+}
+
 int
 upstream_remote_deliver(struct upstream_remote *r, const char *json,
     size_t len, struct json_object *id, int *id_seen)
 {
 	struct json_object	*msg;
+	int64_t			 n;
 
 	*id_seen = 0;
+	if (upstream_emit_response_text(r->up, json, len, &n)) {
+		*id_seen = upstream_remote_id_is(id, n);
+		return 0;
+	}
 	if ((msg = jsonrpc_parse_with(r->parser, json, len, NULL)) == NULL)
 		return -1;
 	upstream_remote_deliver_msg(r, msg, id, id_seen);
@@ -775,9 +787,14 @@ uhttp_deliver(struct uhttp_stream *s, const char *json, size_t len)
 {
 	struct upstream_http	*u = s->u;
 	struct json_object	*msg;
+	int64_t			 n;
 	int			 seen = 0;
 
-	if ((msg = jsonrpc_parse_with(u->r.parser, json, len, NULL)) == NULL)
+	if (!s->is_initialize &&
+	    upstream_emit_response_text(&u->up, json, len, &n))
+		seen = upstream_remote_id_is(s->id, n);
+	else if ((msg = jsonrpc_parse_with(u->r.parser, json, len,
+	    NULL)) == NULL)
 		log_warnx("server %s: ignoring a reply that is not JSON",
 		    u->up.name);
 	else {

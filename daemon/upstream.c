@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "jsonrpc.h"
+#include "jsonscan.h"
 #include "upstream.h"
 #include "xmalloc.h"
 
@@ -137,6 +138,20 @@ upstream_emit_message_obj(struct upstream *u, struct json_object *msg)
 		s = jsonrpc_to_string(msg, &len);
 		u->cbs.message(u->cbarg, s, len);
 	}
+}
+
+int
+upstream_emit_response_text(struct upstream *u, const char *json, size_t len,
+    int64_t *id)
+{
+	struct jsonscan_response	sc;
+
+	if (u->cbs.response_text == NULL ||
+	    jsonscan_response(json, len, &sc) == -1 ||
+	    !u->cbs.response_text(u->cbarg, json, len, &sc))
+		return 0;
+	*id = sc.id;
+	return 1;
 }
 
 void

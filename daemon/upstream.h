@@ -9,8 +9,10 @@
 #include <sys/types.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct json_object;
+struct jsonscan_response;
 
 /*
  * Why a transport closed; the handler's retry decision starts here.  The
@@ -67,6 +69,12 @@ struct upstream_event_cbs {
 	 * during the call, and the owner may change it.  An owner that
 	 * leaves it NULL gets the message's text through message(). */
 	void	(*message_obj)(void *arg, struct json_object *msg);
+	/* A remote transport's success response before it is parsed, with
+	 * where jsonscan_response() found its parts: the owner returns 1
+	 * if it dealt with it from its text alone, else 0 and the message
+	 * goes on as above.  (A stdio transport's go to message().) */
+	int	(*response_text)(void *arg, const char *json, size_t len,
+		    const struct jsonscan_response *sc);
 	/* A request that provably never reached the server: refused before
 	 * it ran (HTTP 404, 429, 503), or never written (the connection
 	 * failed first).  id is its JSON-RPC id as JSON text.  It comes
@@ -166,6 +174,10 @@ void	upstream_emit_ready(struct upstream *);
 void	upstream_emit_message(struct upstream *, const char *json, size_t len);
 /* A parsed message (borrowed): to message_obj(), else as text. */
 void	upstream_emit_message_obj(struct upstream *, struct json_object *);
+/* A message to response_text() when it is a success response: 1 if the
+ * owner took it (*id is then its id), else 0 and it is to be parsed. */
+int	upstream_emit_response_text(struct upstream *, const char *, size_t,
+	    int64_t *id);
 void	upstream_emit_closed(struct upstream *, enum upstream_close_reason,
 	    int err, const char *detail);
 struct json_object *upstream_tool_schema(struct upstream *, const char *tool);

@@ -3,7 +3,8 @@
  * jsonrpc_classify() as a client's POST body would, then the accessors and
  * builders the daemon uses on what passed; every reply we build from an
  * accepted message must serialise to one NDJSON-safe line that parses back
- * to the same kind.
+ * to the same kind.  And common/jsonscan.c is never looser than json-c:
+ * what it takes as a response, json-c takes as one, with the same id.
  */
 #include "autoconf.h"
 
@@ -13,6 +14,7 @@
 
 #include "fuzz.h"
 #include "jsonrpc.h"
+#include "jsonscan.h"
 #include "log.h"
 
 int
@@ -106,11 +108,25 @@ fuzz_message(struct json_object *msg, enum jsonrpc_kind kind)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct json_object	*msg, *reply;
-	const char		*reason = NULL;
-	enum jsonrpc_kind	 kind;
+	struct json_object		*msg, *reply;
+	struct jsonscan_response	 sc;
+	const char			*reason = NULL;
+	enum jsonrpc_kind		 kind;
+	int				 scanned;
 
+	scanned = jsonscan_response((const char *)data, size, &sc) == 0;
 	msg = jsonrpc_parse((const char *)data, size, &reason);
+	if (scanned) {
+		FUZZ_ASSERT(msg != NULL);
+		FUZZ_ASSERT(jsonrpc_classify(msg, NULL) == JSONRPC_RESULT);
+		FUZZ_ASSERT(json_object_is_type(jsonrpc_id(msg),
+		    json_type_int));
+		FUZZ_ASSERT(json_object_get_int64(jsonrpc_id(msg)) == sc.id);
+		FUZZ_ASSERT(sc.start < sc.id_start && sc.id_end < sc.end &&
+		    sc.end <= size);
+		FUZZ_ASSERT(memchr(data + sc.start, '\n',
+		    sc.end - sc.start) == NULL);
+	}
 	if (msg == NULL) {
 		FUZZ_ASSERT(reason != NULL && reason[0] != '\0');
 		return 0;

@@ -21,7 +21,8 @@ UNIT_TESTS = \
 	tests/unit/test_access \
 	tests/unit/test_import \
 	tests/unit/test_sha256 \
-	tests/unit/test_bytes
+	tests/unit/test_bytes \
+	tests/unit/test_jsonscan
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -76,5 +77,7 @@ tests_unit_test_sha256_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_sha256_LDADD = $(UNIT_LIBS)
 tests_unit_test_bytes_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_bytes_LDADD = $(UNIT_LIBS)
+tests_unit_test_jsonscan_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_jsonscan_LDADD = $(UNIT_LIBS)
 
 EXTRA_DIST += tests/unit/data
