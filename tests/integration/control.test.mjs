@@ -92,6 +92,10 @@ itest('stats --json counts exactly what the demo server did: failed ' +
 	// works: the call waits in the queue meanwhile.
 	fs.writeFileSync(f.state, '0\n');
 	await killHard(lastStartPid(f.starts));
+	// Called once the daemon has seen the death: a call sent before
+	// that (a slow run, valgrind) is re-sent, and counted as a retry.
+	await waitFor(() => /server demo: ready -> connecting/.test(d.log()),
+	    { message: 'the daemon to see the server die' });
 	assert.equal(toolText(await s.callTool('echo', { text: 'q' })), 'q');
 	assert.equal(readJsonLines(f.starts).length, 4);
 	// 2. The server dies under a read-only call: re-sent, then ok.
