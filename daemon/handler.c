@@ -2905,21 +2905,20 @@ handler_response_account(struct handler *h, struct request *r, int is_error)
  */
 static int
 handler_pass_through(struct handler *h, const char *json,
-    const struct jsonscan_response *scan)
+    const struct jsonscan_response *sc)
 {
-	struct jsonscan_response	 sc = *scan;
 	struct internal_call		*ic;
 	struct request			*r;
 	const char			*id;
 	char				 num[24], *text;
 	size_t				 idlen, n;
 
-	if (sc.id == h->ping_id && sc.id != 0)
+	if (sc->id == h->ping_id && sc->id != 0)
 		return 0;
 	TAILQ_FOREACH(ic, &h->internal, entry)
-		if (ic->id == sc.id)
+		if (ic->id == sc->id)
 			return 0;
-	if ((r = handler_find_inflight(h, sc.id)) == NULL ||
+	if ((r = handler_find_inflight(h, sc->id)) == NULL ||
 	    r->era == ERA_MODERN || h->era == HANDLER_ERA_MODERN ||
 	    r->parked != NULL || rules_any(h->cfg, handler_rule_tool(r)))
 		return 0;
@@ -2932,12 +2931,12 @@ handler_pass_through(struct handler *h, const char *json,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
 		    &idlen);
 
-	n = (sc.id_start - sc.start) + idlen + (sc.end - sc.id_end);
+	n = (sc->id_start - sc->start) + idlen + (sc->end - sc->id_end);
 	text = xmalloc(n + 1);
-	memcpy(text, json + sc.start, sc.id_start - sc.start);
-	memcpy(text + (sc.id_start - sc.start), id, idlen);
-	memcpy(text + (sc.id_start - sc.start) + idlen, json + sc.id_end,
-	    sc.end - sc.id_end);
+	memcpy(text, json + sc->start, sc->id_start - sc->start);
+	memcpy(text + (sc->id_start - sc->start), id, idlen);
+	memcpy(text + (sc->id_start - sc->start) + idlen, json + sc->id_end,
+	    sc->end - sc->id_end);
 	text[n] = '\0';
 
 	handler_response_account(h, r, 0);

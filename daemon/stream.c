@@ -3,10 +3,7 @@
  */
 #include "autoconf.h"
 
-#include <json-c/json.h>
-
 #include "era.h"
-#include "jsonrpc.h"
 #include "request.h"
 #include "router.h"
 #include "session.h"
@@ -51,19 +48,9 @@ client_stream_write(struct client_stream *s, struct json_object *msg,
 	return s->ops->write(s, msg, final);
 }
 
-/* Text the stream cannot take as such is parsed and goes as an object. */
 int
 client_stream_write_text(struct client_stream *s, const char *text,
     size_t len, int final)
 {
-	struct json_object	*msg;
-	int			 rc;
-
-	if (s->ops->write_text != NULL)
-		return s->ops->write_text(s, text, len, final);
-	if ((msg = jsonrpc_parse(text, len, NULL)) == NULL)
-		return -1;
-	rc = s->ops->write(s, msg, final);
-	json_object_put(msg);
-	return rc;
+	return s->ops->write_text(s, text, len, final);
 }

@@ -26,8 +26,7 @@ struct client_stream_ops {
 	int	(*write)(struct client_stream *, struct json_object *msg,
 		    int final);
 	/* The same for a message given as its text: one JSON object on one
-	 * line (an answer passed through as the server sent it, handler.c).
-	 * May be NULL; the message then goes as an object. */
+	 * line (an answer passed through as the server sent it, handler.c). */
 	int	(*write_text)(struct client_stream *, const char *text,
 		    size_t len, int final);
 };
