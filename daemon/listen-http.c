@@ -1,12 +1,12 @@
 /*
- * MCP over HTTP on libevent's evhttp: Streamable HTTP (POST answers as JSON
- * or as an SSE stream, GET opens the session's stream, DELETE ends it) and
+ * MCP over HTTP (daemon/httpd.c): Streamable HTTP (POST answers as JSON or
+ * as an SSE stream, GET opens the session's stream, DELETE ends it) and
  * the legacy HTTP+SSE transport.  Every reply path goes through a
  * client_stream so sessions never see HTTP.
  */
 #include "autoconf.h"
 
-#include <sys/socket.h>
+#include <sys/queue.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,21 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 #include <json-c/json.h>
-#include <json-c/linkhash.h>
 
 #include "access.h"
 #include "config.h"
 #include "era.h"
 #include "errors.h"
+#include "httpd.h"
 #include "jsonrpc.h"
 #include "listen-http.h"
 #include "log.h"
@@ -40,7 +36,11 @@
 #include "xmalloc.h"
 
 #define HTTP_KEEPALIVE_SECONDS	15
+#define HTTP_OK			200
 #define HTTP_STATUS_ACCEPTED	202
+#define HTTP_BADREQUEST		400
+#define HTTP_NOTFOUND		404
+#define HTTP_BADMETHOD		405
 
 enum http_stream_kind {
 	HTTP_STREAM_POST,	/* one request's reply */
@@ -56,14 +56,14 @@ enum http_stream_mode {
 
 struct http_conn;
 
-/* Our state for one evhttp request we have not finished answering. */
+/* Our state for one request we have not finished answering. */
 struct http_stream {
 	struct client_stream	 cs;
 	struct listen_http	*lh;
 	struct http_conn	*conn;
 	enum http_stream_kind	 kind;
 	enum http_stream_mode	 mode;
-	struct evhttp_request	*req;
+	struct httpd_req	*req;
 	struct session		*session;
 	struct access_who	 who;		/* the client of the request */
 	uint64_t		 stream_no;	/* 0: events carry no id */
@@ -81,16 +81,11 @@ enum http_conn_peer {
 /*
  * Per TCP connection: the streams answering on it, to clean up on close,
  * and the peer's uid, looked up once, when the first request without a
- * token comes (requests with a token need none), and the deadline for a
- * request that has begun to arrive (slowloris).
+ * token comes (requests with a token need none).
  */
 struct http_conn {
 	struct listen_http		*lh;
-	struct evhttp_connection	*evcon;
-	struct bufferevent		*bev;		/* NULL: not known */
-	struct evbuffer_cb_entry	*input_cb;
-	struct event			*deadline;
-	int				 reading;	/* a request began */
+	struct httpd_conn		*hc;
 	TAILQ_HEAD(, http_stream)	 streams;
 	enum http_conn_peer		 peer;
 	struct access_who		 who;
@@ -98,29 +93,10 @@ struct http_conn {
 	char				 why[256];
 };
 
-/*
- * A connection evhttp has just accepted: libevent 2.1 tells us only by
- * asking for its bufferevent (evhttp_set_bevcb), before the connection
- * exists.  We hold a reference on the bufferevent and take the connection
- * over (limit, deadline) from a callback that runs right after.
- */
-struct http_accepted {
-	struct listen_http		*lh;
-	struct bufferevent		*bev;
-	struct event			*ev;
-	TAILQ_ENTRY(http_accepted)	 entry;
-};
-
 struct listen_http {
 	struct relay		*relay;
-	struct evhttp		*http;
-	struct evhttp_bound_socket *bound;
-	int			 port;
-	struct lh_table		*conns;		/* evcon -> http_conn */
-	TAILQ_HEAD(, http_accepted) accepted;
+	struct httpd		*httpd;
 	struct listen_http_counters counters;
-	time_t			 date_at;	/* second of date[] */
-	char			 date[40];	/* the Date header */
 };
 
 static int	http_stream_write(struct client_stream *, struct json_object *,
@@ -128,8 +104,6 @@ static int	http_stream_write(struct client_stream *, struct json_object *,
 static int	http_stream_write_text(struct client_stream *, const char *,
 		    size_t, int);
 static const char *http_reason(int);
-static void	listen_http_request_cb(struct evhttp_request *, void *);
-static void	listen_http_conn_close_cb(struct evhttp_connection *, void *);
 
 static const struct client_stream_ops http_stream_ops = {
 	.write = http_stream_write,
@@ -139,122 +113,29 @@ static const struct client_stream_ops http_stream_ops = {
 /* ---- connections and streams ------------------------------------------- */
 
 static struct http_conn *
-http_conn_new(struct listen_http *lh, struct evhttp_connection *evcon)
+http_conn_get(struct httpd_req *req)
 {
-	struct http_conn	*c;
-
-	c = xcalloc(1, sizeof *c);
-	c->lh = lh;
-	c->evcon = evcon;
-	c->conn = access_next_conn(lh->relay->access);
-	TAILQ_INIT(&c->streams);
-	lh_table_insert(lh->conns, evcon, c);
-	evhttp_connection_set_closecb(evcon, listen_http_conn_close_cb, c);
-	lh->counters.open++;
-	return c;
-}
-
-static struct http_conn *
-http_conn_get(struct listen_http *lh, struct evhttp_request *req)
-{
-	struct evhttp_connection	*evcon;
-	struct lh_entry			*e;
-
-	evcon = evhttp_request_get_connection(req);
-	if ((e = lh_table_lookup_entry(lh->conns, evcon)) != NULL)
-		return (struct http_conn *)lh_entry_v(e);
-	return http_conn_new(lh, evcon);
+	return httpd_conn_arg(httpd_req_conn(req));
 }
 
 /*
- * A reply written straight to a connection evhttp has not answered on
- * yet, before we close it.  Its socket buffer is empty, so the short write
- * does not block; if it fails anyway, the close alone tells the client.
+ * A connection: listen.max_connections applies, and the limits of the
+ * config now in force (a reload changes them for new connections).
  */
-static void
-http_conn_refuse(struct bufferevent *bev, int status, const char *reason,
-    const char *key, int value, const char *message)
+static void *
+listen_http_accept_cb(struct httpd_conn *hc, void *arg)
 {
-	char	body[384], head[256];
-	int	nb, nh;
-
-	nb = snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":null,"
-	    "\"error\":{\"code\":%d,\"message\":\"%s\",\"data\":"
-	    "{\"limit\":\"%s\",\"value\":%d}}}", RELAY_ERR_LIMIT, message,
-	    key, value);
-	nh = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %d\r\n"
-	    "%sConnection: close\r\n\r\n", status, reason, nb,
-	    status == 503 ? "Retry-After: 1\r\n" : "");
-	if (nb <= 0 || (size_t)nb >= sizeof body || nh <= 0 ||
-	    (size_t)nh >= sizeof head)
-		return;
-	(void)send(bufferevent_getfd(bev), head, (size_t)nh,
-	    MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
-	(void)send(bufferevent_getfd(bev), body, (size_t)nb,
-	    MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
-/*
- * listen.request_read_timeout ran out between the first byte of a request
- * and its end: a slowloris client, or one that stalled.  408 and close.
- */
-static void
-http_conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct http_conn	*c = arg;
-	struct listen_http	*lh = c->lh;
-	int			 secs;
-
-	secs = (int)lh->relay->cfg->listen.request_read_timeout;
-	lh->counters.timed_out++;
-	log_info("http: closing a connection: no complete request within "
-	    "%ds (listen.request_read_timeout)", secs);
-	if (TAILQ_EMPTY(&c->streams) && c->bev != NULL)
-		http_conn_refuse(c->bev, 408, "Request Timeout",
-		    "request_read_timeout", secs, "the request did not arrive "
-		    "in time (listen.request_read_timeout)");
-	/* Runs our close callback, which frees c. */
-	evhttp_connection_free(c->evcon);
-}
-
-/* Bytes arrived: the first ones of a request start its deadline. */
-static void
-http_conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
-{
-	struct http_conn	*c = arg;
-	double			 secs;
-	struct timeval		 tv;
-
-	if (info->n_added == 0 || c->reading)
-		return;
-	secs = c->lh->relay->cfg->listen.request_read_timeout;
-	c->reading = 1;
-	tv.tv_sec = (time_t)secs;
-	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
-	evtimer_add(c->deadline, &tv);
-}
-
-/* A whole request is in: its deadline is met. */
-static void
-http_conn_request_done(struct http_conn *c)
-{
-	c->reading = 0;
-	if (c->deadline != NULL)
-		evtimer_del(c->deadline);
-}
-
-/* The connection exists now: apply listen.max_connections, arm the
- * read deadline. */
-static void
-http_conn_accept(struct listen_http *lh, struct evhttp_connection *evcon,
-    struct bufferevent *bev)
-{
+	struct listen_http	*lh = arg;
 	const struct config_listen *cl = &lh->relay->cfg->listen;
+	struct httpd_limits	 lim;
 	struct http_conn	*c;
 	char			 text[160];
 
+	lim.max_header_size = (size_t)cl->max_header_size;
+	lim.max_body_size = (size_t)cl->max_body_size;
+	lim.idle_timeout = cl->idle_timeout;
+	lim.read_timeout = cl->request_read_timeout;
+	httpd_set_limits(lh->httpd, &lim);
 	if (cl->max_connections > 0 &&
 	    lh->counters.open >= (unsigned)cl->max_connections) {
 		if (lh->counters.refused++ % 1000 == 0)
@@ -263,67 +144,23 @@ http_conn_accept(struct listen_http *lh, struct evhttp_connection *evcon,
 		snprintf(text, sizeof text, "too many connections: %d are "
 		    "open (listen.max_connections); retry later",
 		    cl->max_connections);
-		http_conn_refuse(bev, 503, "Service Unavailable",
-		    "max_connections", cl->max_connections, text);
-		evhttp_connection_free(evcon);
-		return;
+		httpd_conn_refuse(hc, 503, "Service Unavailable",
+		    RELAY_ERR_LIMIT, text, "max_connections",
+		    cl->max_connections);
+		return NULL;
 	}
 	lh->counters.accepted++;
-	c = http_conn_new(lh, evcon);
-	c->bev = bev;
-	if (cl->request_read_timeout > 0) {
-		c->deadline = evtimer_new(lh->relay->base,
-		    http_conn_deadline_cb, c);
-		c->input_cb = evbuffer_add_cb(bufferevent_get_input(bev),
-		    http_conn_input_cb, c);
-	}
-}
-
-static void
-http_accepted_free(struct http_accepted *a)
-{
-	TAILQ_REMOVE(&a->lh->accepted, a, entry);
-	bufferevent_decref(a->bev);
-	event_free(a->ev);
-	free(a);
-}
-
-static void
-http_accepted_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct http_accepted	*a = arg;
-	bufferevent_event_cb	 eventcb = NULL;
-	void			*evcon = NULL;
-
-	/* evhttp's callbacks carry the connection; none once it is gone. */
-	bufferevent_getcb(a->bev, NULL, NULL, &eventcb, &evcon);
-	if (eventcb != NULL && evcon != NULL &&
-	    lh_table_lookup_entry(a->lh->conns, evcon) == NULL)
-		http_conn_accept(a->lh, evcon, a->bev);
-	http_accepted_free(a);
-}
-
-static struct bufferevent *
-listen_http_bev_cb(struct event_base *base, void *arg)
-{
-	struct listen_http	*lh = arg;
-	struct http_accepted	*a;
-
-	a = xcalloc(1, sizeof *a);
-	a->lh = lh;
-	if ((a->bev = bufferevent_socket_new(base, -1,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
-		fatalx("http: bufferevent_socket_new failed");
-	bufferevent_incref(a->bev);
-	if ((a->ev = evtimer_new(base, http_accepted_cb, a)) == NULL)
-		fatalx("http: evtimer_new failed");
-	TAILQ_INSERT_TAIL(&lh->accepted, a, entry);
-	event_active(a->ev, EV_TIMEOUT, 1);
-	return a->bev;
+	lh->counters.open++;
+	c = xcalloc(1, sizeof *c);
+	c->lh = lh;
+	c->hc = hc;
+	c->conn = access_next_conn(lh->relay->access);
+	TAILQ_INIT(&c->streams);
+	return c;
 }
 
 static struct http_stream *
-http_stream_new(struct listen_http *lh, struct evhttp_request *req,
+http_stream_new(struct listen_http *lh, struct httpd_req *req,
     enum http_stream_kind kind, struct session *s,
     const struct access_who *who)
 {
@@ -337,12 +174,12 @@ http_stream_new(struct listen_http *lh, struct evhttp_request *req,
 	st->kind = kind;
 	st->req = req;
 	st->session = s;
-	st->conn = http_conn_get(lh, req);
+	st->conn = http_conn_get(req);
 	TAILQ_INSERT_TAIL(&st->conn->streams, st, entry);
 	return st;
 }
 
-/* Forget the stream; the evhttp request is already finished or freed. */
+/* Forget the stream; its request is already answered, or gone. */
 static void
 http_stream_free(struct http_stream *st)
 {
@@ -362,7 +199,7 @@ http_stream_free(struct http_stream *st)
 static void
 http_stream_end(struct http_stream *st)
 {
-	struct evhttp_request	*req = st->req;
+	struct httpd_req	*req = st->req;
 	enum http_stream_mode	 mode = st->mode;
 	struct session		*legacy = NULL;
 
@@ -376,48 +213,45 @@ http_stream_end(struct http_stream *st)
 	st->mode = HTTP_MODE_DONE;
 	http_stream_free(st);
 	if (mode == HTTP_MODE_SSE)
-		evhttp_send_reply_end(req);
+		httpd_reply_end(req);
 	else if (mode == HTTP_MODE_PENDING)
-		evhttp_send_reply(req, HTTP_STATUS_ACCEPTED, "Accepted", NULL);
+		httpd_reply(req, HTTP_STATUS_ACCEPTED, "Accepted", NULL, 0);
 	/* A legacy session lives exactly as long as its SSE stream. */
 	if (legacy != NULL)
 		session_close(legacy, "SSE stream closed");
 }
 
 /*
- * The client's TCP connection closed.  Requests evhttp detached from the
- * connection (the one being answered) must still be finished by us to be
- * freed; the others evhttp frees right after this callback.
+ * The client's TCP connection closed: a request it had unanswered went
+ * with it, and so does the legacy session of its SSE stream.
  */
 static void
-listen_http_conn_close_cb(struct evhttp_connection *evcon, void *arg)
+listen_http_close_cb(struct httpd_conn *hc, void *arg, enum httpd_close why)
 {
 	struct http_conn	*c = arg;
+	struct listen_http	*lh;
 	struct http_stream	*st;
 	struct session		*legacy;
 
+	if (c == NULL)
+		return;		/* refused at accept */
+	lh = c->lh;
 	while ((st = TAILQ_FIRST(&c->streams)) != NULL) {
 		legacy = st->kind == HTTP_STREAM_LEGACY ? st->session : NULL;
-		if (evhttp_request_get_connection(st->req) == NULL) {
-			if (st->mode == HTTP_MODE_SSE)
-				evhttp_send_reply_end(st->req);
-			else
-				evhttp_send_reply(st->req, HTTP_INTERNAL,
-				    "Gone", NULL);
-		}
 		TAILQ_REMOVE(&c->streams, st, entry);
 		st->conn = NULL;
+		st->mode = HTTP_MODE_DONE;
 		http_stream_free(st);
 		if (legacy != NULL)
 			session_close(legacy, "client disconnected");
 	}
-	if (c->input_cb != NULL)
-		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev),
-		    c->input_cb);
-	if (c->deadline != NULL)
-		event_free(c->deadline);
-	c->lh->counters.open--;
-	lh_table_delete(c->lh->conns, evcon);
+	if (why == HTTPD_CLOSE_TIMEOUT) {
+		lh->counters.timed_out++;
+		log_info("http: closed a connection: no complete request "
+		    "within %gs (listen.request_read_timeout)",
+		    lh->relay->cfg->listen.request_read_timeout);
+	}
+	lh->counters.open--;
 	free(c);
 }
 
@@ -429,23 +263,22 @@ http_keepalive_cb(evutil_socket_t fd, short what, void *arg)
 
 	buf = evbuffer_new();
 	sse_write_comment(buf, "keepalive");
-	evhttp_send_reply_chunk(st->req, buf);
+	httpd_reply_chunk(st->req, buf);
 	evbuffer_free(buf);
 }
 
 static void
 http_sse_start(struct http_stream *st)
 {
-	struct evkeyvalq	*hdr = evhttp_request_get_output_headers(st->req);
 	struct timeval		 tv = { HTTP_KEEPALIVE_SECONDS, 0 };
 
-	evhttp_add_header(hdr, "Content-Type", "text/event-stream");
-	evhttp_add_header(hdr, "Cache-Control", "no-cache");
+	httpd_add_header(st->req, "Content-Type", "text/event-stream");
+	httpd_add_header(st->req, "Cache-Control", "no-cache");
 	if (st->session != NULL && st->kind != HTTP_STREAM_LEGACY &&
 	    session_id(st->session)[0] != '\0')
-		evhttp_add_header(hdr, "Mcp-Session-Id",
+		httpd_add_header(st->req, "Mcp-Session-Id",
 		    session_id(st->session));
-	evhttp_send_reply_start(st->req, HTTP_OK, "OK");
+	httpd_reply_start(st->req, HTTP_OK, "OK");
 	st->mode = HTTP_MODE_SSE;
 	if (st->session != NULL && st->kind != HTTP_STREAM_LEGACY)
 		st->stream_no = session_next_stream(st->session);
@@ -470,29 +303,22 @@ http_sse_send(struct http_stream *st, const char *event, const char *data,
 		sse_write_event(buf, event, id, data, len);
 	} else
 		sse_write_event(buf, event, NULL, data, len);
-	evhttp_send_reply_chunk(st->req, buf);
+	httpd_reply_chunk(st->req, buf);
 	evbuffer_free(buf);
 }
 
 static void
-http_send_body(struct evhttp_request *req, int code, const char *reason,
+http_send_body(struct httpd_req *req, int code, const char *reason,
     const char *text, size_t len, struct session *s)
 {
-	struct evkeyvalq	*hdr = evhttp_request_get_output_headers(req);
-	struct evbuffer		*buf;
-
-	buf = evbuffer_new();
-	evhttp_add_header(hdr, "Content-Type", "application/json");
+	httpd_add_header(req, "Content-Type", "application/json");
 	if (s != NULL && session_id(s)[0] != '\0')
-		evhttp_add_header(hdr, "Mcp-Session-Id", session_id(s));
-	if (text != NULL)
-		evbuffer_add(buf, text, len);
-	evhttp_send_reply(req, code, reason, buf);
-	evbuffer_free(buf);
+		httpd_add_header(req, "Mcp-Session-Id", session_id(s));
+	httpd_reply(req, code, reason, text, text != NULL ? len : 0);
 }
 
 static void
-http_send_json(struct evhttp_request *req, int code, const char *reason,
+http_send_json(struct httpd_req *req, int code, const char *reason,
     struct json_object *body, struct session *s)
 {
 	const char	*text = NULL;
@@ -518,7 +344,7 @@ http_stream_put(struct client_stream *cs, struct json_object *msg,
 		return -1;
 	if (st->kind == HTTP_STREAM_POST && final &&
 	    st->mode == HTTP_MODE_PENDING) {
-		struct evhttp_request	*req = st->req;
+		struct httpd_req	*req = st->req;
 		struct session		*s = st->session;
 		int			 modern = st->modern;
 
@@ -528,8 +354,8 @@ http_stream_put(struct client_stream *cs, struct json_object *msg,
 		http_stream_free(st);
 		/* A plain result: one JSON body. */
 		if (msg == NULL && text == NULL)
-			evhttp_send_reply(req, HTTP_STATUS_ACCEPTED,
-			    "Accepted", NULL);
+			httpd_reply(req, HTTP_STATUS_ACCEPTED, "Accepted",
+			    NULL, 0);
 		else if (msg == NULL)
 			http_send_body(req, HTTP_OK, "OK", text, len, s);
 		else if (modern)
@@ -610,15 +436,14 @@ http_host_part(const char *h)
  * browser's Origin must be a loopback origin or one the operator allowed.
  */
 static int
-listen_http_allowed(struct listen_http *lh, struct evhttp_request *req,
+listen_http_allowed(struct listen_http *lh, struct httpd_req *req,
     const char **why)
 {
-	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
 	const struct config_listen *cl = &lh->relay->cfg->listen;
 	const char		*host, *origin, *p;
 	size_t			 i, n;
 
-	host = evhttp_find_header(in, "Host");
+	host = httpd_req_header(req, "Host");
 	if (host != NULL) {
 		n = http_host_part(host);
 		if (!http_is_loopback_host(host, n) &&
@@ -628,7 +453,7 @@ listen_http_allowed(struct listen_http *lh, struct evhttp_request *req,
 			return 0;
 		}
 	}
-	if ((origin = evhttp_find_header(in, "Origin")) == NULL)
+	if ((origin = httpd_req_header(req, "Origin")) == NULL)
 		return 1;
 	for (i = 0; i < cl->nallowed_origins; i++)
 		if (strcasecmp(origin, cl->allowed_origins[i]) == 0)
@@ -665,7 +490,7 @@ http_reason(int status)
 }
 
 static void
-http_error(struct evhttp_request *req, int status, const char *reason,
+http_error(struct httpd_req *req, int status, const char *reason,
     struct json_object *id, int code, const char *message)
 {
 	struct json_object	*err;
@@ -678,7 +503,7 @@ http_error(struct evhttp_request *req, int status, const char *reason,
 /* ---- who is asking ----------------------------------------------------- */
 
 static void
-http_refuse(struct listen_http *lh, struct evhttp_request *req,
+http_refuse(struct listen_http *lh, struct httpd_req *req,
     const struct access_who *who, const char *server, const char *reason)
 {
 	struct json_object	*err;
@@ -693,13 +518,10 @@ http_refuse(struct listen_http *lh, struct evhttp_request *req,
 static void
 http_conn_identify(struct http_conn *c)
 {
-	struct bufferevent	*bev;
-	int			 fd = -1;
+	int	fd = httpd_conn_fd(c->hc);
 
 	if (c->peer != HTTP_PEER_UNKNOWN)
 		return;
-	if ((bev = evhttp_connection_get_bufferevent(c->evcon)) != NULL)
-		fd = bufferevent_getfd(bev);
 	if (fd < 0) {
 		memset(&c->who, 0, sizeof c->who);
 		c->who.kind = ACCESS_NONE;
@@ -722,15 +544,14 @@ http_conn_identify(struct http_conn *c)
  * by them; -1 after a 403 that says why.
  */
 static int
-listen_http_identify(struct listen_http *lh, struct evhttp_request *req,
+listen_http_identify(struct listen_http *lh, struct httpd_req *req,
     struct access_who *who)
 {
-	struct http_conn	*c = http_conn_get(lh, req);
+	struct http_conn	*c = http_conn_get(req);
 	const char		*auth;
 	char			 why[640];
 
-	auth = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Authorization");
+	auth = httpd_req_header(req, "Authorization");
 	if (auth != NULL && access_tokens_configured(lh->relay->access)) {
 		if (access_token(lh->relay->access, auth, who, why,
 		    sizeof why) == -1) {
@@ -758,15 +579,14 @@ listen_http_identify(struct listen_http *lh, struct evhttp_request *req,
 
 /* listen.max_sessions: 503 with the -32007 error when it is reached. */
 static int
-http_admit_session(struct listen_http *lh, struct evhttp_request *req,
+http_admit_session(struct listen_http *lh, struct httpd_req *req,
     struct json_object *id)
 {
 	struct json_object	*err;
 
 	if (sessions_admit(lh->relay->sessions, id, &err) == 0)
 		return 0;
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Retry-After", "1");
+	httpd_add_header(req, "Retry-After", "1");
 	http_send_json(req, 503, "Service Unavailable", err, NULL);
 	json_object_put(err);
 	return -1;
@@ -824,17 +644,15 @@ http_same_scope(struct session *s, const char *server)
 /* ---- Streamable HTTP --------------------------------------------------- */
 
 static struct json_object *
-http_read_body(struct listen_http *lh, struct evhttp_request *req)
+http_read_body(struct listen_http *lh, struct httpd_req *req)
 {
-	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
 	struct json_object	*msg;
-	const char		*reason;
-	size_t			 len = evbuffer_get_length(in);
-	unsigned char		*data;
+	const char		*reason, *data;
+	size_t			 len;
 
-	data = evbuffer_pullup(in, (ssize_t)len);
-	if ((msg = jsonrpc_parse_with(lh->relay->parser, (const char *)data,
-	    len, &reason)) == NULL) {
+	data = httpd_req_body(req, &len);
+	if ((msg = jsonrpc_parse_with(lh->relay->parser, data, len,
+	    &reason)) == NULL) {
 		char	text[256];
 
 		lh->relay->counters.parse_errors++;
@@ -847,7 +665,7 @@ http_read_body(struct listen_http *lh, struct evhttp_request *req)
 
 /* Checks that need the message's kind; 0 when it may go on. */
 static int
-http_check_message(struct listen_http *lh, struct evhttp_request *req,
+http_check_message(struct listen_http *lh, struct httpd_req *req,
     struct json_object *msg, enum jsonrpc_kind *kind)
 {
 	const char	*reason;
@@ -873,15 +691,14 @@ http_check_message(struct listen_http *lh, struct evhttp_request *req,
 }
 
 static struct session *
-http_find_session(struct listen_http *lh, struct evhttp_request *req,
+http_find_session(struct listen_http *lh, struct httpd_req *req,
     const char *server, struct json_object *id,
     const struct access_who *who)
 {
-	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
 	const char		*sid, *version;
 	struct session		*s;
 
-	if ((sid = evhttp_find_header(in, "Mcp-Session-Id")) == NULL) {
+	if ((sid = httpd_req_header(req, "Mcp-Session-Id")) == NULL) {
 		http_error(req, HTTP_BADREQUEST, "Bad Request", id,
 		    JSONRPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id "
 		    "header is required (send initialize first)");
@@ -898,7 +715,7 @@ http_find_session(struct listen_http *lh, struct evhttp_request *req,
 		    "initialize a new one");
 		return NULL;
 	}
-	version = evhttp_find_header(in, "MCP-Protocol-Version");
+	version = httpd_req_header(req, "MCP-Protocol-Version");
 	if (version != NULL && !session_protocol_supported(version)) {
 		char	text[160];
 
@@ -915,7 +732,7 @@ http_find_session(struct listen_http *lh, struct evhttp_request *req,
 static const char *
 http_header_cb(void *arg, const char *name)
 {
-	return evhttp_find_header(evhttp_request_get_input_headers(arg), name);
+	return httpd_req_header(arg, name);
 }
 
 /*
@@ -925,23 +742,22 @@ http_header_cb(void *arg, const char *name)
  * its _meta is missing).
  */
 static int
-http_request_is_modern(struct evhttp_request *req, struct json_object *msg)
+http_request_is_modern(struct httpd_req *req, struct json_object *msg)
 {
-	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
 	const char		*version;
 
 	if (era_is_modern(msg))
 		return 1;
 	if (strcmp(jsonrpc_method(msg), "initialize") == 0 ||
-	    evhttp_find_header(in, "Mcp-Session-Id") != NULL)
+	    httpd_req_header(req, "Mcp-Session-Id") != NULL)
 		return 0;
-	version = evhttp_find_header(in, "MCP-Protocol-Version");
+	version = httpd_req_header(req, "MCP-Protocol-Version");
 	return version != NULL && !session_protocol_supported(version);
 }
 
 /* A 2026-07-28 request: no session, headers must mirror the body. */
 static void
-http_post_modern(struct listen_http *lh, struct evhttp_request *req,
+http_post_modern(struct listen_http *lh, struct httpd_req *req,
     const char *server, struct json_object *msg,
     const struct access_who *who)
 {
@@ -973,7 +789,7 @@ http_post_modern(struct listen_http *lh, struct evhttp_request *req,
 }
 
 static void
-http_post(struct listen_http *lh, struct evhttp_request *req,
+http_post(struct listen_http *lh, struct httpd_req *req,
     const char *server,
     const struct access_who *who)
 {
@@ -1002,15 +818,14 @@ http_post(struct listen_http *lh, struct evhttp_request *req,
 		return;
 	}
 	if (kind == JSONRPC_NOTIFICATION && era_is_modern(msg) &&
-	    evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Mcp-Session-Id") == NULL) {
+	    httpd_req_header(req, "Mcp-Session-Id") == NULL) {
 		/*
 		 * A 2026-07-28 notification (the official SDK sends
 		 * notifications/cancelled when it closes a listen): accepted
 		 * and ignored.  On HTTP closing the stream is what cancels,
 		 * and without a session its requestId names no one request.
 		 */
-		evhttp_send_reply(req, HTTP_STATUS_ACCEPTED, "Accepted", NULL);
+		httpd_reply(req, HTTP_STATUS_ACCEPTED, "Accepted", NULL, 0);
 		json_object_put(msg);
 		return;
 	}
@@ -1030,7 +845,7 @@ http_post(struct listen_http *lh, struct evhttp_request *req,
 	if (kind != JSONRPC_REQUEST) {
 		/* Notifications and responses: accepted, nothing to say. */
 		session_handle(s, msg, NULL);
-		evhttp_send_reply(req, HTTP_STATUS_ACCEPTED, "Accepted", NULL);
+		httpd_reply(req, HTTP_STATUS_ACCEPTED, "Accepted", NULL, 0);
 		json_object_put(msg);
 		return;
 	}
@@ -1054,7 +869,7 @@ http_replay_cb(void *arg, uint64_t seq, const char *data)
 	snprintf(id, sizeof id, "%" PRIu64 "-%" PRIu64, hr->st->stream_no,
 	    seq);
 	sse_write_event(buf, "message", id, data, strlen(data));
-	evhttp_send_reply_chunk(hr->st->req, buf);
+	httpd_reply_chunk(hr->st->req, buf);
 	evbuffer_free(buf);
 }
 
@@ -1067,18 +882,17 @@ http_replay_cb(void *arg, uint64_t seq, const char *data)
  * going on under an old stream number never repeats an id.
  */
 static void
-http_get(struct listen_http *lh, struct evhttp_request *req,
+http_get(struct listen_http *lh, struct httpd_req *req,
     const char *server,
     const struct access_who *who)
 {
-	struct evkeyvalq	*in = evhttp_request_get_input_headers(req);
 	const char		*accept, *last;
 	struct session		*s;
 	struct http_stream	*st, *old;
 	struct http_replay	 hr;
 	uint64_t		 stream_no = 0, seq = 0, fresh;
 
-	accept = evhttp_find_header(in, "Accept");
+	accept = httpd_req_header(req, "Accept");
 	if (accept != NULL && strstr(accept, "text/event-stream") == NULL &&
 	    strstr(accept, "*/*") == NULL) {
 		http_error(req, HTTP_BADMETHOD, "Method Not Allowed", NULL,
@@ -1086,7 +900,7 @@ http_get(struct listen_http *lh, struct evhttp_request *req,
 		    "text/event-stream");
 		return;
 	}
-	if (evhttp_find_header(in, "Mcp-Session-Id") == NULL) {
+	if (httpd_req_header(req, "Mcp-Session-Id") == NULL) {
 		/* No legacy session: the GET stream does not exist in
 		 * 2026-07-28, so the method is not allowed here. */
 		http_error(req, HTTP_BADMETHOD, "Method Not Allowed", NULL,
@@ -1096,7 +910,7 @@ http_get(struct listen_http *lh, struct evhttp_request *req,
 	}
 	if ((s = http_find_session(lh, req, server, NULL, who)) == NULL)
 		return;
-	if ((last = evhttp_find_header(in, "Last-Event-ID")) != NULL &&
+	if ((last = httpd_req_header(req, "Last-Event-ID")) != NULL &&
 	    sscanf(last, "%" SCNu64 "-%" SCNu64, &stream_no, &seq) != 2)
 		stream_no = 0;
 	/* One standalone stream per session: a new GET replaces the old. */
@@ -1123,15 +937,14 @@ http_get(struct listen_http *lh, struct evhttp_request *req,
 }
 
 static void
-http_delete(struct listen_http *lh, struct evhttp_request *req,
+http_delete(struct listen_http *lh, struct httpd_req *req,
     const char *server,
     const struct access_who *who)
 {
 	struct session		*s;
 	struct client_stream	*cs;
 
-	if (evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Mcp-Session-Id") == NULL) {
+	if (httpd_req_header(req, "Mcp-Session-Id") == NULL) {
 		http_error(req, HTTP_BADMETHOD, "Method Not Allowed", NULL,
 		    JSONRPC_INVALID_REQUEST, "DELETE needs an Mcp-Session-Id "
 		    "(2026-07-28 has no sessions)");
@@ -1144,13 +957,13 @@ http_delete(struct listen_http *lh, struct evhttp_request *req,
 		http_stream_end(cs->owner);
 	}
 	session_close(s, "DELETE");
-	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+	httpd_reply(req, HTTP_OK, "OK", NULL, 0);
 }
 
 /* ---- legacy HTTP+SSE (2024-11-05) -------------------------------------- */
 
 static void
-http_legacy_open(struct listen_http *lh, struct evhttp_request *req,
+http_legacy_open(struct listen_http *lh, struct httpd_req *req,
     const char *server,
     const struct access_who *who)
 {
@@ -1177,29 +990,25 @@ http_legacy_open(struct listen_http *lh, struct evhttp_request *req,
 }
 
 static void
-http_legacy_post(struct listen_http *lh, struct evhttp_request *req,
+http_legacy_post(struct listen_http *lh, struct httpd_req *req,
     const char *server,
     const struct access_who *who)
 {
-	struct evkeyvalq	 query;
-	const char		*sid;
+	char			 sid[128];
 	struct session		*s = NULL;
 	struct json_object	*msg;
 	enum jsonrpc_kind	 kind;
 
-	TAILQ_INIT(&query);
-	evhttp_parse_query(evhttp_request_get_uri(req), &query);
-	if ((sid = evhttp_find_header(&query, "sessionId")) != NULL)
+	if (httpd_query_param(httpd_req_query(req), "sessionId", sid,
+	    sizeof sid) == 0)
 		s = sessions_find(lh->relay->sessions, sid);
 	if (s == NULL || !http_same_scope(s, server) ||
 	    !session_legacy_sse(s) || session_standalone(s) == NULL ||
 	    !access_same(session_who(s), who)) {
-		evhttp_clear_headers(&query);
 		http_error(req, HTTP_NOTFOUND, "Not Found", NULL, -32001,
 		    "Session not found: open the SSE stream first");
 		return;
 	}
-	evhttp_clear_headers(&query);
 	if ((msg = http_read_body(lh, req)) == NULL)
 		return;
 	if (http_check_message(lh, req, msg, &kind) == -1) {
@@ -1207,47 +1016,24 @@ http_legacy_post(struct listen_http *lh, struct evhttp_request *req,
 		return;
 	}
 	/* Replies travel on the SSE stream; the POST only says "got it". */
-	evhttp_send_reply(req, HTTP_STATUS_ACCEPTED, "Accepted", NULL);
+	httpd_reply(req, HTTP_STATUS_ACCEPTED, "Accepted", NULL, 0);
 	session_handle(s, msg, NULL);
 	json_object_put(msg);
 }
 
 /* ---- entry ------------------------------------------------------------- */
 
-/*
- * The Date header, made once a second: left to evhttp, every reply
- * formats it anew with gmtime and snprintf.
- */
 static void
-listen_http_date(struct listen_http *lh, struct evhttp_request *req)
+listen_http_request_cb(struct httpd_req *req, void *arg)
 {
-	time_t	now = time(NULL);
-
-	if (now != lh->date_at) {
-		struct tm	tm;
-
-		if (gmtime_r(&now, &tm) == NULL)
-			return;
-		evutil_date_rfc1123(lh->date, sizeof lh->date, &tm);
-		lh->date_at = now;
-	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Date",
-	    lh->date);
-}
-
-static void
-listen_http_request_cb(struct evhttp_request *req, void *arg)
-{
-	struct listen_http	*lh = arg;
-	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
-	const char		*path, *why;
+	struct http_conn	*c = arg;
+	struct listen_http	*lh = c->lh;
+	const char		*why;
 	char			 server[128];
 	enum http_endpoint	 ep;
-	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
+	enum httpd_method	 cmd = httpd_req_method(req);
 	struct access_who	 who;
 
-	http_conn_request_done(http_conn_get(lh, req));
-	listen_http_date(lh, req);
 	if (!listen_http_allowed(lh, req, &why)) {
 		log_info("http: refused a request: %s", why);
 		http_error(req, 403, "Forbidden", NULL, JSONRPC_INVALID_REQUEST,
@@ -1257,8 +1043,7 @@ listen_http_request_cb(struct evhttp_request *req, void *arg)
 	/* Before anything of the request is looked at. */
 	if (listen_http_identify(lh, req, &who) == -1)
 		return;
-	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-	ep = http_parse_path(path != NULL ? path : "", server, sizeof server);
+	ep = http_parse_path(httpd_req_path(req), server, sizeof server);
 	if (server[0] != '\0' && router_find(lh->relay->router, server) !=
 	    NULL && !access_allowed(lh->relay->access, &who, server)) {
 		http_refuse(lh, req, &who, server, NULL);
@@ -1266,11 +1051,11 @@ listen_http_request_cb(struct evhttp_request *req, void *arg)
 	}
 	switch (ep) {
 	case EP_MCP:
-		if (cmd == EVHTTP_REQ_POST)
+		if (cmd == HTTPD_POST)
 			http_post(lh, req, server, &who);
-		else if (cmd == EVHTTP_REQ_GET)
+		else if (cmd == HTTPD_GET)
 			http_get(lh, req, server, &who);
-		else if (cmd == EVHTTP_REQ_DELETE)
+		else if (cmd == HTTPD_DELETE)
 			http_delete(lh, req, server, &who);
 		else
 			http_error(req, HTTP_BADMETHOD, "Method Not Allowed",
@@ -1278,7 +1063,7 @@ listen_http_request_cb(struct evhttp_request *req, void *arg)
 			    "use POST, GET or DELETE");
 		return;
 	case EP_SSE:
-		if (cmd != EVHTTP_REQ_GET)
+		if (cmd != HTTPD_GET)
 			break;
 		if (server[0] != '\0' &&
 		    router_find(lh->relay->router, server) == NULL)
@@ -1286,7 +1071,7 @@ listen_http_request_cb(struct evhttp_request *req, void *arg)
 		http_legacy_open(lh, req, server, &who);
 		return;
 	case EP_MESSAGES:
-		if (cmd != EVHTTP_REQ_POST)
+		if (cmd != HTTPD_POST)
 			break;
 		http_legacy_post(lh, req, server, &who);
 		return;
@@ -1302,54 +1087,30 @@ struct listen_http *
 listen_http_new(struct relay *relay, const char *host, int port, int fd,
     char *err, size_t errlen)
 {
+	static const struct httpd_callbacks cb = {
+		.accept = listen_http_accept_cb,
+		.request = listen_http_request_cb,
+		.close = listen_http_close_cb,
+	};
 	struct listen_http	*lh;
-	const struct config_listen *cl = &relay->cfg->listen;
-	struct sockaddr_storage	 ss;
-	ev_socklen_t		 sl = sizeof ss;
 
 	lh = xcalloc(1, sizeof *lh);
 	lh->relay = relay;
-	lh->conns = lh_kptr_table_new(64, NULL);
-	TAILQ_INIT(&lh->accepted);
-	lh->http = evhttp_new(relay->base);
-	evhttp_set_bevcb(lh->http, listen_http_bev_cb, lh);
-	evhttp_set_max_body_size(lh->http, (ev_ssize_t)cl->max_body_size);
-	evhttp_set_max_headers_size(lh->http,
-	    (ev_ssize_t)cl->max_header_size);
-	evhttp_set_timeout(lh->http, (int)(cl->idle_timeout > 0 ?
-	    cl->idle_timeout : 300));
-	evhttp_set_allowed_methods(lh->http, EVHTTP_REQ_GET |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
-	evhttp_set_gencb(lh->http, listen_http_request_cb, lh);
-	if (fd >= 0)
-		lh->bound = evhttp_accept_socket_with_handle(lh->http, fd);
-	else
-		lh->bound = evhttp_bind_socket_with_handle(lh->http, host,
-		    (ev_uint16_t)port);
-	if (lh->bound == NULL) {
-		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port,
-		    strerror(errno));
-		listen_http_free(lh);
+	if ((lh->httpd = httpd_new(relay->base, host, port, fd, &cb, lh, err,
+	    errlen)) == NULL) {
+		free(lh);
 		return NULL;
-	}
-	if (getsockname(evhttp_bound_socket_get_fd(lh->bound),
-	    (struct sockaddr *)&ss, &sl) == 0) {
-		if (ss.ss_family == AF_INET)
-			lh->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		else if (ss.ss_family == AF_INET6)
-			lh->port = ntohs(
-			    ((struct sockaddr_in6 *)&ss)->sin6_port);
 	}
 	log_info("listening for MCP on http://%s%s%s:%d/mcp",
 	    strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
-	    lh->port);
+	    httpd_port(lh->httpd));
 	return lh;
 }
 
 int
 listen_http_port(const struct listen_http *lh)
 {
-	return lh->port;
+	return httpd_port(lh->httpd);
 }
 
 const struct listen_http_counters *
@@ -1363,11 +1124,7 @@ listen_http_free(struct listen_http *lh)
 {
 	if (lh == NULL)
 		return;
-	/* evhttp_free closes every connection, running our close cbs. */
-	if (lh->http != NULL)
-		evhttp_free(lh->http);
-	while (!TAILQ_EMPTY(&lh->accepted))
-		http_accepted_free(TAILQ_FIRST(&lh->accepted));
-	lh_table_free(lh->conns);
+	/* Closes every connection, running our close callback. */
+	httpd_free(lh->httpd);
 	free(lh);
 }

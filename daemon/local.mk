@@ -14,6 +14,7 @@ libmcpdaemon_a_SOURCES = \
 	daemon/events.c daemon/events.h \
 	daemon/handler.c daemon/handler.h \
 	daemon/rules.c daemon/rules.h \
+	daemon/httpd.c daemon/httpd.h \
 	daemon/listen-http.c daemon/listen-http.h \
 	daemon/listen-unix.c daemon/listen-unix.h \
 	daemon/metrics.c daemon/metrics.h \

@@ -11,6 +11,7 @@ UNIT_TESTS = \
 	tests/unit/test_config_rules \
 	tests/unit/test_upstream_stdio \
 	tests/unit/test_listen_unix \
+	tests/unit/test_httpd \
 	tests/unit/test_http_client \
 	tests/unit/test_upstream_remote \
 	tests/unit/test_era \
@@ -49,6 +50,8 @@ tests_unit_test_upstream_stdio_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_upstream_stdio_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_listen_unix_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_listen_unix_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
+tests_unit_test_httpd_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_httpd_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS)
 tests_unit_test_http_client_CFLAGS = $(UNIT_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_http_client_LDADD = $(DAEMON_LIBS) $(CHECK_LIBS) \
 	$(LIBEVENT_OPENSSL_LIBS) $(OPENSSL_LIBS)
