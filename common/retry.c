@@ -155,7 +155,11 @@ retry_rng_default(struct retry_rng_state *state)
 	uint64_t	 seed;
 	ssize_t		 n;
 
-	/* 8 bytes from getrandom() never come back short once seeded. */
+	/*
+	 * Not bytes_random(): at early boot that waits for the kernel's pool,
+	 * and jitter must not hold up the daemon's start.  8 bytes never come
+	 * back short once the pool is seeded; anything else falls back below.
+	 */
 	n = getrandom(&seed, sizeof seed, GRND_NONBLOCK);
 	if (n != (ssize_t)sizeof seed) {
 		/* Jitter only spreads load; a weak seed is no security risk. */
