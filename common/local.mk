@@ -13,6 +13,7 @@ libmcpcommon_a_SOURCES = \
 	common/ndjson.c common/ndjson.h \
 	common/sse.c common/sse.h \
 	common/sha256.c common/sha256.h \
-	common/bytes.c common/bytes.h
+	common/bytes.c common/bytes.h \
+	common/names.c common/names.h
 
 COMMON_LIBS = libmcpcommon.a $(LIBEVENT_LIBS) $(JSONC_LIBS)

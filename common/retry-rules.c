@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "retry-rules.h"
 #include "xmalloc.h"
 
@@ -42,13 +43,11 @@ retry_rule_action_parse(const char *s, enum retry_rule_action *out)
 {
 	int	i;
 
-	for (i = 0; i < RETRY_RULE_NACTIONS; i++) {
-		if (strcmp(s, retry_rule_action_names[i]) == 0) {
-			*out = (enum retry_rule_action)i;
-			return 0;
-		}
-	}
-	return -1;
+	if ((i = names_index(retry_rule_action_names, RETRY_RULE_NACTIONS,
+	    s)) == -1)
+		return -1;
+	*out = (enum retry_rule_action)i;
+	return 0;
 }
 
 struct retry_rules *

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "names.h"
 #include "retry.h"
 
 static const char *const retry_jitter_mode_names[] = {
@@ -77,17 +78,13 @@ retry_jitter_mode_name(enum retry_jitter_mode mode)
 int
 retry_jitter_mode_parse(const char *name, enum retry_jitter_mode *out)
 {
-	size_t	i;
+	int	i;
 
-	if (name == NULL)
+	if ((i = names_index(retry_jitter_mode_names, RETRY_JITTER_NMODES,
+	    name)) == -1)
 		return -1;
-	for (i = 0; i < RETRY_JITTER_NMODES; i++) {
-		if (strcmp(name, retry_jitter_mode_names[i]) == 0) {
-			*out = (enum retry_jitter_mode)i;
-			return 0;
-		}
-	}
-	return -1;
+	*out = (enum retry_jitter_mode)i;
+	return 0;
 }
 
 /*
@@ -155,7 +152,11 @@ retry_rng_default(struct retry_rng_state *state)
 	uint64_t	 seed;
 	ssize_t		 n;
 
-	/* 8 bytes from getrandom() never come back short once seeded. */
+	/*
+	 * Not bytes_random(): at early boot that waits for the kernel's pool,
+	 * and jitter must not hold up the daemon's start.  8 bytes never come
+	 * back short once the pool is seeded; anything else falls back below.
+	 */
 	n = getrandom(&seed, sizeof seed, GRND_NONBLOCK);
 	if (n != (ssize_t)sizeof seed) {
 		/* Jitter only spreads load; a weak seed is no security risk. */

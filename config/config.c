@@ -27,6 +27,7 @@
 #include "config.h"
 #include "config-int.h"
 #include "env-file.h"
+#include "names.h"
 #include "xmalloc.h"
 
 #define CONFIG_FILE_MAX		(4 * 1024 * 1024)
@@ -58,13 +59,10 @@ fail_class_parse(const char *name, enum fail_class *out)
 {
 	int	i;
 
-	for (i = 0; i < FAIL_NCLASSES; i++) {
-		if (strcmp(name, fail_class_names[i]) == 0) {
-			*out = (enum fail_class)i;
-			return 0;
-		}
-	}
-	return -1;
+	if ((i = names_index(fail_class_names, FAIL_NCLASSES, name)) == -1)
+		return -1;
+	*out = (enum fail_class)i;
+	return 0;
 }
 
 static const char *const server_type_names[] = {

@@ -8,8 +8,6 @@
  */
 #include "autoconf.h"
 
-#include <sys/random.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,8 +91,8 @@ mrtr_new(struct relay *relay)
 
 	m = xcalloc(1, sizeof *m);
 	m->relay = relay;
-	if (getrandom(m->key, sizeof m->key, 0) != (ssize_t)sizeof m->key)
-		fatal("getrandom");
+	if (bytes_random(m->key, sizeof m->key) == -1)
+		fatal("%s: random bytes for the requestState key", __func__);
 	TAILQ_INIT(&m->parks);
 	return m;
 }
@@ -202,8 +200,8 @@ mrtr_new_id(struct mrtr_park *p)
 {
 	unsigned char	raw[MRTR_ID_LEN / 2];
 
-	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-		fatal("getrandom");
+	if (bytes_random(raw, sizeof raw) == -1)
+		fatal("%s: random bytes for a round id", __func__);
 	mrtr_hex(raw, sizeof raw, p->id);
 }
 

@@ -240,7 +240,7 @@ oauth_random(size_t bytes)
 	if (bytes > sizeof r)
 		fatalx("%s: %zu bytes", __func__, bytes);
 	if (bytes_random(r, bytes) == -1)
-		fatal("%s: getrandom", __func__);
+		fatal("%s: random bytes", __func__);
 	oauth_b64url(r, bytes, out, sizeof out);
 	explicit_bzero(r, sizeof r);
 	return xstrdup(out);

@@ -6,8 +6,6 @@
  */
 #include "autoconf.h"
 
-#include <sys/random.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +17,7 @@
 #include <json-c/linkhash.h>
 
 #include "access.h"
+#include "bytes.h"
 #include "config.h"
 #include "era.h"
 #include "errors.h"
@@ -256,8 +255,8 @@ session_make_id(char *out)
 	size_t		 i;
 	static const char hex[] = "0123456789abcdef";
 
-	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-		fatal("getrandom");
+	if (bytes_random(raw, sizeof raw) == -1)
+		fatal("%s: random bytes for a session id", __func__);
 	for (i = 0; i < sizeof raw; i++) {
 		out[2 * i] = hex[raw[i] >> 4];
 		out[2 * i + 1] = hex[raw[i] & 0xf];

@@ -386,6 +386,34 @@ upstream_remote_undelivered(struct upstream_remote *r, struct json_object *id)
 	upstream_emit_undelivered(r->up, text, len);
 }
 
+int
+upstream_remote_send(struct upstream_remote *r, int open,
+    struct json_object *msg, const char *json, size_t len,
+    upstream_remote_post_fn *post, void *arg)
+{
+	struct json_object	*parsed = NULL;
+	char			*body;
+
+	if (!open) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	/* Remote transports look inside what they send: parse it once. */
+	if (msg == NULL && (msg = parsed = jsonrpc_parse_with(r->parser, json,
+	    len, NULL)) == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (json == NULL)
+		json = jsonrpc_to_string(msg, &len);
+	body = xmalloc(len + 1);
+	memcpy(body, json, len);
+	body[len] = '\0';
+	post(arg, msg, body, len);
+	json_object_put(parsed);
+	return 0;
+}
+
 /*
  * Servers built on the SDK's examples answer an unknown session with 400
  * "No valid session ID provided" rather than the 404 of the spec.
@@ -1360,11 +1388,11 @@ uhttp_stream_post(struct uhttp_stream *s, struct json_object *msg)
 	http_request_start(req);
 }
 
-/* One POST for msg, whose text is json. */
+/* One POST for msg, whose text is body (taken over). */
 static void
-uhttp_post_msg(struct upstream_http *u, struct json_object *msg,
-    const char *json, size_t len)
+uhttp_post_msg(void *arg, struct json_object *msg, char *body, size_t len)
 {
+	struct upstream_http	*u = arg;
 	struct uhttp_stream	*s;
 	struct json_object	*params, *rid;
 	const char		*method;
@@ -1383,9 +1411,7 @@ uhttp_post_msg(struct upstream_http *u, struct json_object *msg,
 		    json_object_object_get_ex(params, "requestId", &rid))
 			s->cancels = jsonrpc_id_copy(rid);
 	}
-	s->body = xmalloc(len + 1);
-	memcpy(s->body, json, len);
-	s->body[len] = '\0';
+	s->body = body;
 	s->body_len = len;
 	uhttp_stream_post(s, msg);
 }
@@ -1394,35 +1420,18 @@ static int
 uhttp_send(struct upstream *up, const char *json, size_t len)
 {
 	struct upstream_http	*u = uhttp_of(up);
-	struct json_object	*msg;
 
-	if (u->state != UHTTP_OPEN) {
-		errno = ENOTCONN;
-		return -1;
-	}
-	if ((msg = jsonrpc_parse_with(u->r.parser, json, len, NULL)) == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	uhttp_post_msg(u, msg, json, len);
-	json_object_put(msg);
-	return 0;
+	return upstream_remote_send(&u->r, u->state == UHTTP_OPEN, NULL, json,
+	    len, uhttp_post_msg, u);
 }
 
 static int
 uhttp_send_msg(struct upstream *up, struct json_object *msg)
 {
 	struct upstream_http	*u = uhttp_of(up);
-	const char		*json;
-	size_t			 len;
 
-	if (u->state != UHTTP_OPEN) {
-		errno = ENOTCONN;
-		return -1;
-	}
-	json = jsonrpc_to_string(msg, &len);
-	uhttp_post_msg(u, msg, json, len);
-	return 0;
+	return upstream_remote_send(&u->r, u->state == UHTTP_OPEN, msg, NULL,
+	    0, uhttp_post_msg, u);
 }
 
 static void

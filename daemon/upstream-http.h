@@ -144,6 +144,22 @@ int		 upstream_remote_never_ran(enum http_error, int status);
 /* Reports a request id through the transport's undelivered event. */
 void		 upstream_remote_undelivered(struct upstream_remote *,
 		    struct json_object *id);
+/*
+ * Where a remote transport's send() and send_msg() hand a message on:
+ * msg parsed (borrowed) and body, a NUL-terminated copy of its text that
+ * the callee takes over.
+ */
+typedef void	 upstream_remote_post_fn(void *arg, struct json_object *msg,
+		    char *body, size_t len);
+/*
+ * What the remote transports' send() and send_msg() share: -1 with errno
+ * ENOTCONN unless open (the transport's state says so), EINVAL when json
+ * is not JSON; else post(arg, ...) and 0.  Pass msg (send_msg) or json
+ * and len (send).
+ */
+int		 upstream_remote_send(struct upstream_remote *, int open,
+		    struct json_object *msg, const char *json, size_t len,
+		    upstream_remote_post_fn *post, void *arg);
 /* Does a refusal mean the session is gone: 404, or a 400 that says so? */
 int		 upstream_remote_says_session(int status, const char *body);
 /*

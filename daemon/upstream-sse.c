@@ -487,19 +487,17 @@ usse_start(struct upstream *up)
 	return 0;
 }
 
-/* Queue msg, whose text is json, for the message endpoint. */
+/* Queue msg, whose text is body (taken over), for the message endpoint. */
 static void
-usse_queue(struct upstream_sse *u, struct json_object *msg, const char *json,
-    size_t len)
+usse_queue(void *arg, struct json_object *msg, char *body, size_t len)
 {
+	struct upstream_sse	*u = arg;
 	struct usse_post	*p;
 
 	p = xcalloc(1, sizeof *p);
 	if (jsonrpc_method(msg) != NULL && jsonrpc_id(msg) != NULL)
 		p->id = jsonrpc_id_copy(jsonrpc_id(msg));
-	p->body = xmalloc(len + 1);
-	memcpy(p->body, json, len);
-	p->body[len] = '\0';
+	p->body = body;
 	p->len = len;
 	TAILQ_INSERT_TAIL(&u->queue, p, entry);
 	usse_pump(u);
@@ -509,35 +507,18 @@ static int
 usse_send(struct upstream *up, const char *json, size_t len)
 {
 	struct upstream_sse	*u = usse_of(up);
-	struct json_object	*msg;
 
-	if (u->state != USSE_OPEN) {
-		errno = ENOTCONN;
-		return -1;
-	}
-	if ((msg = jsonrpc_parse_with(u->r.parser, json, len, NULL)) == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	usse_queue(u, msg, json, len);
-	json_object_put(msg);
-	return 0;
+	return upstream_remote_send(&u->r, u->state == USSE_OPEN, NULL, json,
+	    len, usse_queue, u);
 }
 
 static int
 usse_send_msg(struct upstream *up, struct json_object *msg)
 {
 	struct upstream_sse	*u = usse_of(up);
-	const char		*json;
-	size_t			 len;
 
-	if (u->state != USSE_OPEN) {
-		errno = ENOTCONN;
-		return -1;
-	}
-	json = jsonrpc_to_string(msg, &len);
-	usse_queue(u, msg, json, len);
-	return 0;
+	return upstream_remote_send(&u->r, u->state == USSE_OPEN, msg, NULL,
+	    0, usse_queue, u);
 }
 
 static void

@@ -23,7 +23,8 @@ UNIT_TESTS = \
 	tests/unit/test_import \
 	tests/unit/test_sha256 \
 	tests/unit/test_bytes \
-	tests/unit/test_jsonscan
+	tests/unit/test_jsonscan \
+	tests/unit/test_names
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -82,5 +83,7 @@ tests_unit_test_bytes_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_bytes_LDADD = $(UNIT_LIBS)
 tests_unit_test_jsonscan_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_jsonscan_LDADD = $(UNIT_LIBS)
+tests_unit_test_names_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_names_LDADD = $(UNIT_LIBS)
 
 EXTRA_DIST += tests/unit/data

@@ -107,6 +107,28 @@ slurp(const char *path, size_t *len)
  * Durations, sizes, numbers.
  */
 
+/* Every class's name parses back to it; parsing is exact. */
+START_TEST(test_fail_class_names_round_trip)
+{
+	enum fail_class	c, out;
+
+	for (c = 0; c < FAIL_NCLASSES; c++) {
+		ck_assert_int_eq(fail_class_parse(fail_class_name(c), &out), 0);
+		ck_assert_int_eq(out, c);
+	}
+	ck_assert_str_eq(fail_class_name(FAIL_CONNECT_FAILURE),
+	    "connect_failure");
+	ck_assert_str_eq(fail_class_name(FAIL_PROTOCOL_ERROR),
+	    "protocol_error");
+	out = FAIL_RESET;
+	ck_assert_int_eq(fail_class_parse("Reset", &out), -1);
+	ck_assert_int_eq(fail_class_parse("http_5", &out), -1);
+	ck_assert_int_eq(fail_class_parse("", &out), -1);
+	ck_assert_int_eq(fail_class_parse(NULL, &out), -1);
+	ck_assert_int_eq(out, FAIL_RESET);
+}
+END_TEST
+
 START_TEST(test_duration_accepts_every_unit)
 {
 	double	d;
@@ -1795,6 +1817,7 @@ config_suite(void)
 	tcase_add_test(tc, test_size_rejects_bad_input);
 	tcase_add_test(tc, test_decimal_parse_is_strict);
 	tcase_add_test(tc, test_duration_format_picks_the_exact_unit);
+	tcase_add_test(tc, test_fail_class_names_round_trip);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("expand");

@@ -53,7 +53,11 @@ START_TEST(test_action_names_round_trip)
 	    "unknown");
 	ck_assert_int_eq(retry_rule_action_parse("trip", &a), 0);
 	ck_assert_int_eq(a, RETRY_RULE_TRIP);
+	ck_assert_int_eq(retry_rule_action_parse("retry", &a), 0);
+	ck_assert_int_eq(a, RETRY_RULE_RETRY);
 	ck_assert_int_eq(retry_rule_action_parse("Retry", &a), -1);
+	ck_assert_int_eq(retry_rule_action_parse(NULL, &a), -1);
+	ck_assert_int_eq(a, RETRY_RULE_RETRY);
 }
 END_TEST
 

@@ -3,11 +3,13 @@
  * (daemon/upstream-http.c, shared with upstream-sse.c): which failures of a
  * request's own POST prove that the server never ran it, so that the
  * handler may send even a non-idempotent request again (docs/remote.md);
- * and how a reply body reaches the owner, parsed once.
+ * how a reply body reaches the owner, parsed once; and what sending
+ * hands on to the transport.
  */
 #include "autoconf.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +248,98 @@ START_TEST(test_send_msg_falls_back_to_the_text)
 }
 END_TEST
 
+/* ---- sending ------------------------------------------------------------- */
+
+/* What upstream_remote_send() handed on. */
+struct posted {
+	int	 n;
+	char	 method[32];	/* of the parsed message */
+	char	*body;		/* taken over */
+	size_t	 len;
+};
+
+static void
+posted_cb(void *arg, struct json_object *msg, char *body, size_t len)
+{
+	struct posted	*p = arg;
+	const char	*method;
+
+	p->n++;
+	method = jsonrpc_method(msg);
+	snprintf(p->method, sizeof p->method, "%s",
+	    method != NULL ? method : "");
+	free(p->body);
+	p->body = body;
+	p->len = len;
+}
+
+#define PING	"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}"
+
+/* PING was handed on once, parsed and as its own text. */
+static void
+expect_posted_ping(const struct posted *p)
+{
+	ck_assert_int_eq(p->n, 1);
+	ck_assert_str_eq(p->method, "ping");
+	ck_assert_uint_eq(p->len, strlen(PING));
+	ck_assert_str_eq(p->body, PING);
+}
+
+/* Given text or a parsed message, the transport gets both. */
+START_TEST(test_send_hands_on_the_message_parsed_and_as_text)
+{
+	struct fixture		 fx;
+	struct posted		 p = { 0 };
+	struct json_object	*m;
+
+	fixture_init(&fx, 0);
+	/* Only len bytes count: the text need not end there. */
+	ck_assert_int_eq(upstream_remote_send(&fx.r, 1, NULL, PING "xyz",
+	    strlen(PING), posted_cb, &p), 0);
+	expect_posted_ping(&p);
+	p.n = 0;
+	m = json_tokener_parse(PING);
+	ck_assert_int_eq(upstream_remote_send(&fx.r, 1, m, NULL, 0, posted_cb,
+	    &p), 0);
+	expect_posted_ping(&p);
+	json_object_put(m);
+	free(p.body);
+	fixture_fini(&fx);
+}
+END_TEST
+
+START_TEST(test_send_refuses_when_not_open_or_not_json)
+{
+	struct fixture		 fx;
+	struct posted		 p = { 0 };
+	struct json_object	*m;
+
+	fixture_init(&fx, 0);
+	m = json_tokener_parse(PING);
+	errno = 0;
+	ck_assert_int_eq(upstream_remote_send(&fx.r, 0, NULL, PING,
+	    strlen(PING), posted_cb, &p), -1);
+	ck_assert_int_eq(errno, ENOTCONN);
+	errno = 0;
+	ck_assert_int_eq(upstream_remote_send(&fx.r, 0, m, NULL, 0, posted_cb,
+	    &p), -1);
+	ck_assert_int_eq(errno, ENOTCONN);
+	/* Not open comes first, however bad the text. */
+	errno = 0;
+	ck_assert_int_eq(upstream_remote_send(&fx.r, 0, NULL, "{", 1,
+	    posted_cb, &p), -1);
+	ck_assert_int_eq(errno, ENOTCONN);
+	errno = 0;
+	ck_assert_int_eq(upstream_remote_send(&fx.r, 1, NULL, "{\"a\":", 5,
+	    posted_cb, &p), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(p.n, 0);
+	ck_assert_ptr_null(p.body);
+	json_object_put(m);
+	fixture_fini(&fx);
+}
+END_TEST
+
 static Suite *
 upstream_remote_suite(void)
 {
@@ -264,6 +358,10 @@ upstream_remote_suite(void)
 	tcase_add_test(tc,
 	    test_the_answer_is_recognised_before_the_owner_changes_it);
 	tcase_add_test(tc, test_send_msg_falls_back_to_the_text);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("sending");
+	tcase_add_test(tc, test_send_hands_on_the_message_parsed_and_as_text);
+	tcase_add_test(tc, test_send_refuses_when_not_open_or_not_json);
 	suite_add_tcase(s, tc);
 	return s;
 }
