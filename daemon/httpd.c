@@ -125,6 +125,7 @@ struct httpd_conn {
 	size_t			 chunk_in;	/* next encoded byte */
 	size_t			 chunk_out;	/* end of decoded body */
 	uint64_t		 chunk_left;
+	size_t			 trailers;	/* bytes of trailer lines */
 	int			 continued;	/* 100 Continue sent */
 
 	struct httpd_req	 req;
@@ -759,6 +760,7 @@ httpd_parse_framing(struct httpd_conn *c)
 		c->chunk_state = HTTPD_CHUNK_SIZE;
 		c->chunk_in = c->chunk_out = c->headlen;
 		c->chunk_left = 0;
+		c->trailers = 0;
 	}
 	if (c->clen > lim->max_body_size) {
 		httpd_conn_error(c, 413, "Payload Too Large", RELAY_ERR_LIMIT,
@@ -860,6 +862,18 @@ httpd_parse_chunks(struct httpd_conn *c)
 			} else if (c->chunk_state == HTTPD_CHUNK_TRAILER) {
 				if (n == 0)
 					c->chunk_state = HTTPD_CHUNK_DONE;
+				else if ((c->trailers += n) >
+				    c->h->limits.max_header_size) {
+					httpd_conn_error(c, 431, "Request "
+					    "Header Fields Too Large",
+					    RELAY_ERR_LIMIT, "Request Header "
+					    "Fields Too Large: trailers over "
+					    "listen.max_header_size",
+					    "max_header_size", (int64_t)
+					    c->h->limits.max_header_size,
+					    HTTPD_CLOSE_REFUSED);
+					return -1;
+				}
 			} else {
 				if (n == 0 || n > HTTPD_CHUNK_LINE_MAX ||
 				    strchr("0123456789abcdefABCDEF",
@@ -940,7 +954,16 @@ httpd_parse(struct httpd_conn *c, size_t *endp)
 		c->continued = 0;
 	}
 	if (c->chunked) {
-		if ((rc = httpd_parse_chunks(c)) != 1) {
+		rc = httpd_parse_chunks(c);
+		if (rc == 0 && c->chunk_in > c->chunk_out) {
+			/* What is decoded and what is not yet read are all
+			 * the buffer holds: chunk lines take no room. */
+			memmove(c->in.data + c->chunk_out, c->in.data +
+			    c->chunk_in, c->in.len - c->chunk_in);
+			c->in.len -= c->chunk_in - c->chunk_out;
+			c->chunk_in = c->chunk_out;
+		}
+		if (rc != 1) {
 			if (rc == 0 && c->req.expect_continue &&
 			    !c->continued)
 				goto go_on;
@@ -1387,8 +1410,8 @@ httpd_reply(struct httpd_req *r, int status, const char *reason,
 	char			 head[HTTPD_HEAD_MAX];
 	int			 n = 1;
 
-	if (r->streaming) {
-		log_warnx("http: a whole reply to a streamed one");
+	if (r->base == NULL || r->streaming) {
+		log_warnx("http: a reply to a request answered already");
 		return;
 	}
 	iov[0].iov_base = head;
@@ -1409,6 +1432,10 @@ httpd_reply_start(struct httpd_req *r, int status, const char *reason)
 	struct iovec	iov;
 	char		head[HTTPD_HEAD_MAX];
 
+	if (r->base == NULL || r->streaming) {
+		log_warnx("http: a reply to a request answered already");
+		return;
+	}
 	iov.iov_base = head;
 	iov.iov_len = httpd_head(r, head, sizeof head, status, reason, -1);
 	r->streaming = 1;
