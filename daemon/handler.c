@@ -1294,10 +1294,14 @@ handler_retry_safe(struct handler *h, struct request *r)
 {
 	int	i;
 
-	for (i = 0; handler_safe_methods[i] != NULL; i++)
-		if (strcmp(r->method, handler_safe_methods[i]) == 0)
-			return 1;
-	if (strcmp(r->method, "tools/call") != 0 || r->tool == NULL)
+	/* tools/call first: the call that matters, and not in the list. */
+	if (strcmp(r->method, "tools/call") != 0) {
+		for (i = 0; handler_safe_methods[i] != NULL; i++)
+			if (strcmp(r->method, handler_safe_methods[i]) == 0)
+				return 1;
+		return 0;
+	}
+	if (r->tool == NULL)
 		return 0;
 	/* tools.TOOL.idempotent, else idempotent_tools; then annotations. */
 	if ((i = config_tool_idempotent(h->cfg, r->tool)) != -1)

@@ -740,9 +740,12 @@ const char *
 http_response_header(const struct http_response *resp, const char *name)
 {
 	size_t	i;
+	int	first = tolower((unsigned char)name[0]);
 
+	/* The first letter rules out most names without a call. */
 	for (i = 0; i < resp->nheaders; i++)
-		if (strcasecmp(resp->headers[i].name, name) == 0)
+		if (tolower((unsigned char)resp->headers[i].name[0]) == first &&
+		    strcasecmp(resp->headers[i].name, name) == 0)
 			return resp->headers[i].value;
 	return NULL;
 }

@@ -74,6 +74,7 @@ struct httpd_buf {
 struct httpd_header {
 	uint32_t	 name;
 	uint32_t	 value;
+	uint32_t	 namelen;	/* rules out most names at once */
 };
 
 struct httpd_req {
@@ -693,6 +694,7 @@ httpd_parse_header(struct httpd_conn *c, char *line, size_t len)
 	*end = '\0';
 	r->headers[r->nheaders].name = (uint32_t)(line - c->in.data);
 	r->headers[r->nheaders].value = (uint32_t)(v - c->in.data);
+	r->headers[r->nheaders].namelen = (uint32_t)(colon - line);
 	r->nheaders++;
 	return 0;
 }
@@ -702,10 +704,11 @@ httpd_header_at(const struct httpd_conn *c, const char *base,
     const char *name)
 {
 	const struct httpd_req	*r = &c->req;
-	size_t			 i;
+	size_t			 i, n = strlen(name);
 
 	for (i = 0; i < r->nheaders; i++)
-		if (strcasecmp(base + r->headers[i].name, name) == 0)
+		if (r->headers[i].namelen == n &&
+		    strcasecmp(base + r->headers[i].name, name) == 0)
 			return base + r->headers[i].value;
 	return NULL;
 }
