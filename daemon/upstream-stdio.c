@@ -9,7 +9,6 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -104,6 +103,8 @@ struct upstream_stdio {
 	struct event		*ev_exec;
 	struct event		*ev_timer;	/* shutdown escalation */
 	struct event		*ev_report;	/* closed when fork failed */
+	struct evbuffer		*pending;	/* lines of this loop turn */
+	struct event		*ev_flush;	/* writes them, at its end */
 
 	char			*line;		/* stdout line to deliver */
 	size_t			 linesz;
@@ -116,6 +117,7 @@ struct upstream_stdio {
 };
 
 static void	upstream_stdio_exec_cb(evutil_socket_t, short, void *);
+static void	upstream_stdio_flush(struct upstream_stdio *);
 static void	upstream_stdio_timer_cb(evutil_socket_t, short, void *);
 static void	upstream_stdio_report_cb(evutil_socket_t, short, void *);
 static void	upstream_stdio_out_read_cb(struct bufferevent *, void *);
@@ -213,6 +215,8 @@ upstream_stdio_signal(struct upstream_stdio *u, int sig)
 static void
 upstream_stdio_close_stdin(struct upstream_stdio *u)
 {
+	evbuffer_drain(u->pending, evbuffer_get_length(u->pending));
+	event_del(u->ev_flush);
 	if (u->bev_in != NULL) {
 		bufferevent_free(u->bev_in);
 		u->bev_in = NULL;
@@ -263,6 +267,7 @@ upstream_stdio_teardown(struct upstream_stdio *u)
 static void
 upstream_stdio_begin_stop(struct upstream_stdio *u)
 {
+	upstream_stdio_flush(u);
 	if (u->bev_in != NULL &&
 	    evbuffer_get_length(bufferevent_get_output(u->bev_in)) == 0)
 		upstream_stdio_close_stdin(u);
@@ -921,10 +926,7 @@ static int
 upstream_stdio_send(struct upstream *up, const char *json, size_t len)
 {
 	struct upstream_stdio	*u = upstream_stdio_of(up);
-	struct evbuffer		*out;
-	struct iovec		 iov[2];
-	ssize_t			 n;
-	size_t			 done = 0;
+	struct evbuffer		*to;
 
 	if (u->state != STDIO_RUNNING || u->pid == -1 || u->bev_in == NULL) {
 		errno = ENOTCONN;
@@ -934,31 +936,50 @@ upstream_stdio_send(struct upstream *up, const char *json, size_t len)
 		errno = EINVAL;
 		return -1;
 	}
-	out = bufferevent_get_output(u->bev_in);
 	/*
-	 * Written now when nothing waits before it: queued, the line would
-	 * cost two epoll_ctl() (the write event on, then off) and a turn of
-	 * the loop.  What the pipe does not take, or a failure, is left to
-	 * the bufferevent, which reports failures as before.
+	 * Lines wait in pending for the end of this turn of the loop, then go
+	 * in one writev(): the server wakes once for the requests of a turn,
+	 * and no line waits for the bufferevent's write event, whose turning
+	 * on and off would cost two epoll_ctl() a line.  Behind a backlog the
+	 * bufferevent keeps the order.
 	 */
-	if (evbuffer_get_length(out) == 0) {
-		iov[0].iov_base = (void *)json;
-		iov[0].iov_len = len;
-		iov[1].iov_base = (void *)"\n";
-		iov[1].iov_len = 1;
-		do
-			n = writev(bufferevent_getfd(u->bev_in), iov, 2);
-		while (n == -1 && errno == EINTR);
-		if (n > 0)
-			done = (size_t)n;
-		if (done == len + 1)
-			return 0;
+	to = bufferevent_get_output(u->bev_in);
+	if (evbuffer_get_length(to) == 0) {
+		to = u->pending;
+		event_active(u->ev_flush, EV_WRITE, 1);
 	}
-	/* done <= len: the newline is still to go. */
-	if ((done < len && evbuffer_add(out, json + done, len - done) ==
-	    -1) || evbuffer_add(out, "\n", 1) == -1)
+	if (evbuffer_add(to, json, len) == -1 || evbuffer_add(to, "\n", 1) ==
+	    -1)
 		fatalx("evbuffer_add");
 	return 0;
+}
+
+/*
+ * What the pipe does not take, and a failure, are left to the bufferevent,
+ * which writes when it can and reports failures.
+ */
+static void
+upstream_stdio_flush(struct upstream_stdio *u)
+{
+	struct evbuffer	*out;
+
+	if (evbuffer_get_length(u->pending) == 0)
+		return;
+	if (u->bev_in == NULL) {
+		evbuffer_drain(u->pending, evbuffer_get_length(u->pending));
+		return;
+	}
+	out = bufferevent_get_output(u->bev_in);
+	if (evbuffer_get_length(out) == 0)
+		(void)evbuffer_write(u->pending, bufferevent_getfd(u->bev_in));
+	if (evbuffer_get_length(u->pending) > 0)
+		evbuffer_add_buffer(out, u->pending);
+}
+
+static void
+upstream_stdio_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	upstream_stdio_flush(arg);
 }
 
 static void
@@ -1020,6 +1041,10 @@ upstream_stdio_free(struct upstream *up)
 	u->ev_timer = NULL;
 	event_free(u->ev_report);
 	u->ev_report = NULL;
+	event_free(u->ev_flush);
+	u->ev_flush = NULL;
+	evbuffer_free(u->pending);
+	u->pending = NULL;
 	if (u->depth > 0)
 		u->dead = 1;
 	else
@@ -1115,7 +1140,10 @@ upstream_stdio_new(struct event_base *base, struct child_reaper *reaper,
 	u->exec_fd = -1;
 	u->ev_timer = evtimer_new(base, upstream_stdio_timer_cb, u);
 	u->ev_report = event_new(base, -1, 0, upstream_stdio_report_cb, u);
-	if (u->ev_timer == NULL || u->ev_report == NULL)
+	u->ev_flush = event_new(base, -1, 0, upstream_stdio_flush_cb, u);
+	u->pending = evbuffer_new();
+	if (u->ev_timer == NULL || u->ev_report == NULL ||
+	    u->ev_flush == NULL || u->pending == NULL)
 		fatalx("%s: event_new", __func__);
 	return &u->up;
 }
