@@ -853,6 +853,12 @@ httpd_parse_chunks(struct httpd_conn *c)
 				return 0;
 			}
 			n = (size_t)(nl - (p + c->chunk_in));
+			/* As when the newline has not come yet, whatever the
+			 * state: the verdict must not depend on the reads. */
+			if (n > HTTPD_CHUNK_LINE_MAX) {
+				httpd_bad_request(c, "chunk line too long");
+				return -1;
+			}
 			if (n > 0 && p[c->chunk_in + n - 1] == '\r')
 				n--;
 			if (c->chunk_state == HTTPD_CHUNK_DATA_END) {
@@ -878,8 +884,7 @@ httpd_parse_chunks(struct httpd_conn *c)
 					return -1;
 				}
 			} else {
-				if (n == 0 || n > HTTPD_CHUNK_LINE_MAX ||
-				    strchr("0123456789abcdefABCDEF",
+				if (n == 0 || strchr("0123456789abcdefABCDEF",
 				    p[c->chunk_in]) == NULL) {
 					httpd_bad_request(c, "bad chunk size");
 					return -1;
@@ -1190,7 +1195,12 @@ static void
 httpd_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	struct httpd		*h = arg;
+	httpd_adopt(arg, fd);
+}
+
+void
+httpd_adopt(struct httpd *h, int fd)
+{
 	struct httpd_conn	*c;
 	int			 one = 1;
 
@@ -1271,12 +1281,10 @@ httpd_bind(struct httpd *h, const char *host, int port, char *err,
 }
 
 struct httpd *
-httpd_new(struct event_base *base, const char *host, int port, int fd,
-    const struct httpd_callbacks *cb, void *arg, char *err, size_t errlen)
+httpd_new_unbound(struct event_base *base, const struct httpd_callbacks *cb,
+    void *arg)
 {
-	struct httpd		*h;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sl = sizeof ss;
+	struct httpd	*h;
 
 	h = xcalloc(1, sizeof *h);
 	h->base = base;
@@ -1287,6 +1295,18 @@ httpd_new(struct event_base *base, const char *host, int port, int fd,
 	TAILQ_INIT(&h->conns);
 	if ((h->resume = evtimer_new(base, httpd_resume_cb, h)) == NULL)
 		fatalx("httpd: evtimer_new failed");
+	return h;
+}
+
+struct httpd *
+httpd_new(struct event_base *base, const char *host, int port, int fd,
+    const struct httpd_callbacks *cb, void *arg, char *err, size_t errlen)
+{
+	struct httpd		*h;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof ss;
+
+	h = httpd_new_unbound(base, cb, arg);
 	if (fd >= 0) {
 		evutil_make_socket_nonblocking(fd);
 		if ((h->listener = evconnlistener_new(base, httpd_accept_cb, h,

@@ -64,6 +64,11 @@ struct httpd_callbacks {
 struct httpd	*httpd_new(struct event_base *, const char *host, int port,
 		    int fd, const struct httpd_callbacks *, void *arg,
 		    char *err, size_t errlen);
+/* A server with no listening socket: connections come by httpd_adopt(). */
+struct httpd	*httpd_new_unbound(struct event_base *,
+		    const struct httpd_callbacks *, void *arg);
+/* Serve a connected stream socket (non-blocking) as if just accepted. */
+void		 httpd_adopt(struct httpd *, int fd);
 /* Closes every connection (the close callback runs for each). */
 void		 httpd_free(struct httpd *);
 int		 httpd_port(const struct httpd *);

@@ -2,7 +2,7 @@
 # a check program that replays its committed corpus on every make check
 # (any compiler), and, with --enable-fuzzing (clang), with libFuzzer for
 # make fuzz.  See tests/fuzz/README.md.
-FUZZ_TARGETS = jsonrpc ndjson sse config http unix
+FUZZ_TARGETS = jsonrpc ndjson sse config http unix httpd
 
 FUZZ_COMMON_SRC = tests/fuzz/fuzz.h tests/fuzz/fuzz-common.c
 FUZZ_RELAY_SRC = tests/fuzz/fuzz-relay.c tests/fuzz/fuzz-relay.h
@@ -13,7 +13,8 @@ FUZZ_DAEMON_LIBS = $(DAEMON_LIBS)
 
 FUZZ_REPLAYS = \
 	tests/fuzz/fuzz-jsonrpc tests/fuzz/fuzz-ndjson tests/fuzz/fuzz-sse \
-	tests/fuzz/fuzz-config tests/fuzz/fuzz-http tests/fuzz/fuzz-unix
+	tests/fuzz/fuzz-config tests/fuzz/fuzz-http tests/fuzz/fuzz-unix \
+	tests/fuzz/fuzz-httpd
 check_PROGRAMS += $(FUZZ_REPLAYS)
 TESTS += $(FUZZ_REPLAYS)
 
@@ -41,18 +42,23 @@ tests_fuzz_fuzz_unix_SOURCES = tests/fuzz/fuzz-unix.c \
 	tests/fuzz/standalone.c $(FUZZ_COMMON_SRC) $(FUZZ_RELAY_SRC)
 tests_fuzz_fuzz_unix_CFLAGS = $(FUZZ_COMPILE_FLAGS) -DFUZZ_TARGET='"unix"'
 tests_fuzz_fuzz_unix_LDADD = $(FUZZ_DAEMON_LIBS)
+tests_fuzz_fuzz_httpd_SOURCES = tests/fuzz/fuzz-httpd.c \
+	tests/fuzz/standalone.c $(FUZZ_COMMON_SRC)
+tests_fuzz_fuzz_httpd_CFLAGS = $(FUZZ_COMPILE_FLAGS) -DFUZZ_TARGET='"httpd"'
+tests_fuzz_fuzz_httpd_LDADD = $(FUZZ_DAEMON_LIBS)
 
 EXTRA_DIST += tests/fuzz/README.md tests/fuzz/run-fuzz.sh \
 	tests/fuzz/corpus tests/fuzz/known-crashes tests/fuzz/http.dict \
 	tests/fuzz/jsonrpc.dict \
-	tests/fuzz/config.dict tests/fuzz/unix.dict
+	tests/fuzz/config.dict tests/fuzz/unix.dict tests/fuzz/httpd.dict
 
 if ENABLE_FUZZING
 # The libFuzzer builds: only built by make fuzz.
 LIBFUZZER_BINS = \
 	tests/fuzz/libfuzzer-jsonrpc tests/fuzz/libfuzzer-ndjson \
 	tests/fuzz/libfuzzer-sse tests/fuzz/libfuzzer-config \
-	tests/fuzz/libfuzzer-http tests/fuzz/libfuzzer-unix
+	tests/fuzz/libfuzzer-http tests/fuzz/libfuzzer-unix \
+	tests/fuzz/libfuzzer-httpd
 EXTRA_PROGRAMS = $(LIBFUZZER_BINS)
 CLEANFILES += $(LIBFUZZER_BINS)
 FUZZ_LINK_FLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
@@ -86,6 +92,11 @@ tests_fuzz_libfuzzer_unix_SOURCES = tests/fuzz/fuzz-unix.c \
 tests_fuzz_libfuzzer_unix_CFLAGS = $(FUZZ_COMPILE_FLAGS)
 tests_fuzz_libfuzzer_unix_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_libfuzzer_unix_LDADD = $(FUZZ_DAEMON_LIBS)
+tests_fuzz_libfuzzer_httpd_SOURCES = tests/fuzz/fuzz-httpd.c \
+	$(FUZZ_COMMON_SRC)
+tests_fuzz_libfuzzer_httpd_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+tests_fuzz_libfuzzer_httpd_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_libfuzzer_httpd_LDADD = $(FUZZ_DAEMON_LIBS)
 
 # Each target for FUZZ_SECONDS; any crash, leak or timeout fails.
 # FUZZ_RUNS=0 only runs the committed corpus once through libFuzzer.

@@ -539,6 +539,25 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* A chunk line over 1024 bytes is refused alike, its newline in or not. */
+START_TEST(test_chunk_line_too_long)
+{
+	char	req[2048], out[4096];
+	int	n, newline;
+
+	for (newline = 0; newline < 2; newline++) {
+		n = snprintf(req, sizeof req, "POST /x HTTP/1.1\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n1;%01100d%s", 0,
+		    newline ? "\r\n" : "");
+		ck_assert_int_lt(n, (int)sizeof req);
+		exchange_to_close(req, out, sizeof out);
+		ck_assert_msg(strncmp(out, "HTTP/1.1 400 ", 13) == 0, "%s", out);
+		ck_assert_ptr_nonnull(strstr(out, "chunk line too long"));
+	}
+	ck_assert_int_eq(fx->nseen, 0);
+}
+END_TEST
+
 START_TEST(test_refused_at_accept)
 {
 	char	out[2048];
@@ -635,6 +654,7 @@ httpd_suite(void)
 	tcase_add_test(tc, test_client_gone_while_answered);
 	tcase_add_loop_test(tc, test_refusals, 0,
 	    sizeof refusals / sizeof refusals[0]);
+	tcase_add_test(tc, test_chunk_line_too_long);
 	tcase_add_test(tc, test_refused_at_accept);
 	tcase_add_test(tc, test_read_timeout);
 	tcase_add_test(tc, test_idle_timeout);
