@@ -115,6 +115,8 @@ fuzz_normalise(struct fuzz_out *o)
 	char	*p, *end;
 	size_t	 n;
 
+	if (o->p == NULL)
+		return;
 	while ((p = memmem(o->p, o->len, cont, sizeof cont - 1)) != NULL) {
 		memmove(p, p + sizeof cont - 1, o->len - (size_t)(p - o->p) -
 		    (sizeof cont - 1));
