@@ -75,6 +75,23 @@ itest('bad input gets precise errors and changes nothing', async (t) => {
 		assert.equal(own.status, 200, own.body);
 	});
 
+	await t.test('a foreign Host (DNS rebinding): 403', async () => {
+		const ping = '{"jsonrpc":"2.0","id":11,"method":"ping"}';
+		for (const host of ['evil.example', 'evil.example:' + d.port,
+		    '127.0.0.1.evil.example', 'localhostx']) {
+			const r = await post(ping, { host });
+			assert.equal(r.status, 403, `${host}: ${r.body}`);
+			const err = JSON.parse(r.body).error;
+			assert.equal(err.code, -32600);
+			assert.match(err.message, /Host header is not a loopback/);
+		}
+		for (const host of ['localhost', 'LOCALHOST:' + d.port,
+		    '127.0.0.1:' + d.port, '[::1]:' + d.port]) {
+			const r = await post(ping, { host });
+			assert.equal(r.status, 200, `${host}: ${r.body}`);
+		}
+	});
+
 	await t.test('an unknown session: 404', async () => {
 		const r = await post('{"jsonrpc":"2.0","id":10,"method":"ping"}',
 		    { 'mcp-session-id': '0123456789abcdef'.repeat(2) });
