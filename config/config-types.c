@@ -29,6 +29,7 @@
 #include "duration.h"
 #include "env-file.h"
 #include "expand.h"
+#include "names.h"
 #include "xmalloc.h"
 
 #define SECRET_FILE_MAX		(64 * 1024)
@@ -555,13 +556,7 @@ cfg_enum_lookup(struct cfg_load *L, const struct cfg_key *k,
 
 	if ((s = cfg_text(L, v, path, "a string")) == NULL)
 		return -1;
-	for (i = 0; i < e->n; i++) {
-		if (strcmp(s, e->names[i]) == 0) {
-			idx = (int)i;
-			break;
-		}
-	}
-	if (idx == -1) {
+	if ((idx = names_index(e->names, e->n, s)) == -1) {
 		if ((sug = cfg_suggest(s, e->names, e->n)) != NULL)
 			cfg_error(L, v->line, v->col, path,
 			    "unknown value '%.64s' (did you mean '%s'?)", s,

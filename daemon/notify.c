@@ -33,6 +33,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "names.h"
 #include "notify.h"
 #include "relay.h"
 #include "router.h"
@@ -459,9 +460,8 @@ notify_fd_role(struct notify *n, const char *name, int family,
 	const struct config	*cfg = n->relay->cfg;
 	int			 r;
 
-	for (r = 0; r < NOTIFY_NROLES; r++)
-		if (strcmp(name, notify_role_names[r]) == 0)
-			return r;
+	if ((r = names_index(notify_role_names, NOTIFY_NROLES, name)) != -1)
+		return r;
 	if (family == AF_INET || family == AF_INET6)
 		return NOTIFY_FD_HTTP;
 	if (family != AF_UNIX || addr[0] == '\0')
