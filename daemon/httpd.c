@@ -104,8 +104,7 @@ struct httpd_conn {
 	struct event		*rev;		/* persistent, for life */
 	struct event		*wev;		/* while output waits */
 	struct event		*timer;		/* idle, read deadline, linger */
-	void			*arg;		/* the owner's, from accept */
-	int			 refused;	/* accept said no */
+	void			*arg;		/* the owner's; NULL: refused */
 	int			 paused;	/* rev off: too much pipelined */
 	int			 eof;
 	int			 in_loop;	/* httpd_conn_process runs */
@@ -201,13 +200,28 @@ httpd_conn_wait(struct httpd_conn *c)
 
 /* ---- writing ----------------------------------------------------------- */
 
+/* One gathered write that raises no SIGPIPE and never blocks. */
+static ssize_t
+httpd_sendv(int fd, struct iovec *iov, int n)
+{
+	struct msghdr	mh;
+	ssize_t		sent;
+
+	memset(&mh, 0, sizeof mh);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = (size_t)n;
+	do
+		sent = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (sent == -1 && errno == EINTR);
+	return sent;
+}
+
 /* 0, or -1 when the socket failed. */
 static int
 httpd_conn_flush(struct httpd_conn *c)
 {
 	struct evbuffer_iovec	 vec[HTTPD_MAX_IOV];
 	struct iovec		 iov[HTTPD_MAX_IOV];
-	struct msghdr		 mh;
 	ssize_t			 n;
 	int			 i, nv;
 
@@ -219,13 +233,7 @@ httpd_conn_flush(struct httpd_conn *c)
 			iov[i].iov_base = vec[i].iov_base;
 			iov[i].iov_len = vec[i].iov_len;
 		}
-		memset(&mh, 0, sizeof mh);
-		mh.msg_iov = iov;
-		mh.msg_iovlen = (size_t)nv;
-		if ((n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT)) ==
-		    -1) {
-			if (errno == EINTR)
-				continue;
+		if ((n = httpd_sendv(c->fd, iov, nv)) == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				event_add(c->wev, NULL);
 				return 0;
@@ -245,7 +253,6 @@ httpd_conn_flush(struct httpd_conn *c)
 static void
 httpd_conn_send(struct httpd_conn *c, struct iovec *iov, int n)
 {
-	struct msghdr	 mh;
 	ssize_t		 sent = 0;
 	size_t		 left;
 	int		 i;
@@ -253,13 +260,7 @@ httpd_conn_send(struct httpd_conn *c, struct iovec *iov, int n)
 	if (c->state == HTTPD_LINGERING)
 		return;
 	if (c->out == NULL || evbuffer_get_length(c->out) == 0) {
-		memset(&mh, 0, sizeof mh);
-		mh.msg_iov = iov;
-		mh.msg_iovlen = (size_t)n;
-		do
-			sent = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		while (sent == -1 && errno == EINTR);
-		if (sent == -1) {
+		if ((sent = httpd_sendv(c->fd, iov, n)) == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				httpd_conn_later(c, HTTPD_CLOSE_ERROR);
 				return;
@@ -382,7 +383,7 @@ httpd_conn_free(struct httpd_conn *c, enum httpd_close why)
 
 	TAILQ_REMOVE(&h->conns, c, entry);
 	if (h->cb.close != NULL)
-		h->cb.close(c, c->refused ? NULL : c->arg, why);
+		h->cb.close(c, c->arg, why);
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->timer);
@@ -510,7 +511,6 @@ void
 httpd_conn_refuse(struct httpd_conn *c, int status, const char *reason,
     int code, const char *message, const char *limit, int64_t value)
 {
-	c->refused = 1;
 	httpd_conn_error(c, status, reason, code, message, limit, value,
 	    HTTPD_CLOSE_REFUSED);
 }
@@ -1218,8 +1218,6 @@ httpd_adopt(struct httpd *h, int fd)
 		fatalx("httpd: event_new failed");
 	TAILQ_INSERT_TAIL(&h->conns, c, entry);
 	c->arg = h->cb.accept(c, h->arg);
-	if (c->arg == NULL)
-		c->refused = 1;
 	event_add(c->rev, NULL);
 	if (c->state == HTTPD_READING)
 		httpd_conn_wait(c);
@@ -1366,7 +1364,7 @@ httpd_conn_fd(const struct httpd_conn *c)
 void *
 httpd_conn_arg(const struct httpd_conn *c)
 {
-	return c->refused ? NULL : c->arg;
+	return c->arg;
 }
 
 /* ---- requests ---------------------------------------------------------- */
