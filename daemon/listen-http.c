@@ -118,24 +118,15 @@ http_conn_get(struct httpd_req *req)
 	return httpd_conn_arg(httpd_req_conn(req));
 }
 
-/*
- * A connection: listen.max_connections applies, and the limits of the
- * config now in force (a reload changes them for new connections).
- */
+/* A connection: listen.max_connections applies. */
 static void *
 listen_http_accept_cb(struct httpd_conn *hc, void *arg)
 {
 	struct listen_http	*lh = arg;
 	const struct config_listen *cl = &lh->relay->cfg->listen;
-	struct httpd_limits	 lim;
 	struct http_conn	*c;
 	char			 text[160];
 
-	lim.max_header_size = (size_t)cl->max_header_size;
-	lim.max_body_size = (size_t)cl->max_body_size;
-	lim.idle_timeout = cl->idle_timeout;
-	lim.read_timeout = cl->request_read_timeout;
-	httpd_set_limits(lh->httpd, &lim);
 	if (cl->max_connections > 0 &&
 	    lh->counters.open >= (unsigned)cl->max_connections) {
 		if (lh->counters.refused++ % 1000 == 0)
@@ -1101,10 +1092,26 @@ listen_http_new(struct relay *relay, const char *host, int port, int fd,
 		free(lh);
 		return NULL;
 	}
+	listen_http_apply_config(lh);
 	log_info("listening for MCP on http://%s%s%s:%d/mcp",
 	    strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
 	    httpd_port(lh->httpd));
 	return lh;
+}
+
+/* The config's limits, at start and after a reload, for every request
+ * read from then on. */
+void
+listen_http_apply_config(struct listen_http *lh)
+{
+	const struct config_listen *cl = &lh->relay->cfg->listen;
+	struct httpd_limits	 lim;
+
+	lim.max_header_size = (size_t)cl->max_header_size;
+	lim.max_body_size = (size_t)cl->max_body_size;
+	lim.idle_timeout = cl->idle_timeout;
+	lim.read_timeout = cl->request_read_timeout;
+	httpd_set_limits(lh->httpd, &lim);
 }
 
 int

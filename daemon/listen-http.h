@@ -24,6 +24,8 @@ struct listen_http_counters {
 struct listen_http	*listen_http_new(struct relay *, const char *host,
 			    int port, int fd, char *err, size_t errlen);
 void			 listen_http_free(struct listen_http *);
+/* listen.* limits and timeouts of the config in force (after a reload). */
+void			 listen_http_apply_config(struct listen_http *);
 /* The bound port (useful when the config asked for port 0). */
 int			 listen_http_port(const struct listen_http *);
 const struct listen_http_counters *

@@ -302,6 +302,8 @@ relay_reload(struct relay *relay)
 	relay->cfg = cfg;
 	access_apply_config(relay->access, cfg);
 	router_apply_config(relay->router, cfg);
+	if (relay->http != NULL)
+		listen_http_apply_config(relay->http);
 	config_free(old);
 	log_set_level(cfg->log_level);
 	relay->counters.reloads++;

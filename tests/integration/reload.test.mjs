@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import {
 	baseConfig, demoServer, initialize, itest, processAlive,
@@ -221,4 +222,38 @@ itest('reloads under load fail no call to an unchanged server',
 	const names = (await sessions[0].call('tools/list', {})).tools
 	    .map((x) => x.name);
 	assert.ok(!names.some((n) => n.startsWith('added__')), `${names}`);
+});
+
+itest('SIGHUP applies new listen limits at once, also on a connection ' +
+    'already open', async (t) => {
+	const dir = tmpdir(t);
+	const config = (maxBody) => baseConfig(dir, {
+		listen: { max_body_size: maxBody },
+		servers: { demo: demoServer([]) },
+	});
+	const d = await startDaemon({ t, dir, config: config('64KiB') });
+	const sock = net.connect(d.port, '127.0.0.1');
+	t.after(() => sock.destroy());
+	let got = '';
+	sock.on('data', (b) => { got += b.toString('latin1'); });
+	const post = (body) => {
+		got = '';
+		sock.write('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+		    'Content-Type: application/json\r\n' +
+		    `Content-Length: ${body.length}\r\n\r\n${body}`);
+	};
+	const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping',
+	    params: { pad: 'x'.repeat(2000) } });
+	post(body);
+	await waitFor(() => /\r\n\r\n\{.*\}$/s.test(got),
+	    { message: 'the first answer' });
+	assert.match(got, /^HTTP\/1\.1 400 /, 'no session, but not too large');
+	assert.doesNotMatch(got, /Connection: close/i);
+
+	await reload(d, config('1KiB'));
+	post(body);
+	await waitFor(() => /\r\n\r\n\{.*\}$/s.test(got),
+	    { message: 'the second answer' });
+	assert.match(got, /^HTTP\/1\.1 413 /);
+	assert.match(got, /"limit":"max_body_size","value":1024/);
 });
