@@ -25,26 +25,6 @@
 
 #define FUZZ_SPINS	64	/* loop turns with nothing new: all said */
 
-struct fuzz_out {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-};
-
-static void
-fuzz_out_add(struct fuzz_out *o, const void *p, size_t n)
-{
-	if (o->cap - o->len < n) {
-		while (o->cap - o->len < n)
-			o->cap = o->cap == 0 ? 1024 : o->cap * 2;
-		if ((o->p = realloc(o->p, o->cap)) == NULL)
-			abort();
-	}
-	if (n > 0)
-		memcpy(o->p + o->len, p, n);
-	o->len += n;
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -66,25 +46,25 @@ fuzz_request_cb(struct httpd_req *req, void *arg)
 	static const char *const names[] = { "Host", "Content-Type",
 	    "Mcp-Session-Id", "X-A", "Content-Length", "Transfer-Encoding",
 	    "Connection", "Expect", NULL };
-	struct fuzz_out	 body = { NULL, 0, 0 };
+	struct fuzz_buf	 body = { NULL, 0, 0 };
 	const char	*v, *b;
 	size_t		 len;
 	int		 i;
 
-	fuzz_out_add(&body, "M", 1);
-	fuzz_out_add(&body, &"0123456789"[httpd_req_method(req) % 10], 1);
+	fuzz_buf_add(&body, "M", 1);
+	fuzz_buf_add(&body, &"0123456789"[httpd_req_method(req) % 10], 1);
 	v = httpd_req_path(req);
 	FUZZ_ASSERT(v != NULL && (v[0] == '/' || v[0] == '*'));
-	fuzz_out_add(&body, v, strlen(v) + 1);
+	fuzz_buf_add(&body, v, strlen(v) + 1);
 	if ((v = httpd_req_query(req)) != NULL)
-		fuzz_out_add(&body, v, strlen(v) + 1);
+		fuzz_buf_add(&body, v, strlen(v) + 1);
 	for (i = 0; names[i] != NULL; i++)
 		if ((v = httpd_req_header(req, names[i])) != NULL) {
 			FUZZ_ASSERT(strpbrk(v, "\r\n") == NULL);
-			fuzz_out_add(&body, v, strlen(v) + 1);
+			fuzz_buf_add(&body, v, strlen(v) + 1);
 		}
 	b = httpd_req_body(req, &len);
-	fuzz_out_add(&body, b, len);
+	fuzz_buf_add(&body, b, len);
 	httpd_add_header(req, "X-Echo", "1");
 	httpd_reply(req, 200, "OK", body.p, body.len);
 	free(body.p);
@@ -97,19 +77,19 @@ fuzz_close_cb(struct httpd_conn *c, void *arg, enum httpd_close why)
 
 /* Reads what the server sent; 1 when it closed its side. */
 static int
-fuzz_drain(int fd, struct fuzz_out *out)
+fuzz_drain(int fd, struct fuzz_buf *out)
 {
 	char	buf[4096];
 	ssize_t	n;
 
 	while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
-		fuzz_out_add(out, buf, (size_t)n);
+		fuzz_buf_add(out, buf, (size_t)n);
 	return n == 0;
 }
 
 /* Date lines and interim replies out: they may differ run to run. */
 static void
-fuzz_normalise(struct fuzz_out *o)
+fuzz_normalise(struct fuzz_buf *o)
 {
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 	char	*p, *end;
@@ -138,7 +118,7 @@ fuzz_normalise(struct fuzz_out *o)
  */
 static void
 fuzz_run(const struct httpd_limits *lim, const uint8_t *data, size_t size,
-    uint8_t seed, int whole, struct fuzz_out *out)
+    uint8_t seed, int whole, struct fuzz_buf *out)
 {
 	static const struct httpd_callbacks cb = {
 		.accept = fuzz_accept_cb,
@@ -191,7 +171,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct httpd_limits	 lim;
-	struct fuzz_out		 a = { NULL, 0, 0 }, b = { NULL, 0, 0 };
+	struct fuzz_buf		 a = { NULL, 0, 0 }, b = { NULL, 0, 0 };
 
 	if (size < 2)
 		return 0;

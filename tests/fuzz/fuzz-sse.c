@@ -22,72 +22,51 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Everything a parser reported, as one byte string to compare. */
-struct fuzz_log {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-};
-
-static void
-fuzz_log_add(struct fuzz_log *l, const void *p, size_t n)
-{
-	if (l->cap - l->len < n) {
-		while (l->cap - l->len < n)
-			l->cap = l->cap == 0 ? 256 : l->cap * 2;
-		if ((l->p = realloc(l->p, l->cap)) == NULL)
-			abort();
-	}
-	if (n > 0)
-		memcpy(l->p + l->len, p, n);
-	l->len += n;
-}
-
 /* Length-prefixed, so no two different logs look the same. */
 static void
-fuzz_log_field(struct fuzz_log *l, const char *p, size_t n)
+fuzz_log_field(struct fuzz_buf *l, const char *p, size_t n)
 {
-	fuzz_log_add(l, &n, sizeof n);
-	fuzz_log_add(l, p, n);
+	fuzz_buf_add(l, &n, sizeof n);
+	fuzz_buf_add(l, p, n);
 }
 
 static void
 fuzz_event_cb(const struct sse_event *ev, void *arg)
 {
-	struct fuzz_log	*l = arg;
+	struct fuzz_buf	*l = arg;
 
 	FUZZ_ASSERT(ev->event != NULL && ev->data != NULL);
 	FUZZ_ASSERT(ev->data[ev->data_len] == '\0');
-	fuzz_log_add(l, "E", 1);
+	fuzz_buf_add(l, "E", 1);
 	fuzz_log_field(l, ev->event, strlen(ev->event));
 	fuzz_log_field(l, ev->data, ev->data_len);
 	if (ev->id != NULL)
 		fuzz_log_field(l, ev->id, strlen(ev->id));
 	else
-		fuzz_log_add(l, "-", 1);
-	fuzz_log_add(l, &ev->retry, sizeof ev->retry);
+		fuzz_buf_add(l, "-", 1);
+	fuzz_buf_add(l, &ev->retry, sizeof ev->retry);
 }
 
 static void
 fuzz_comment_cb(const char *text, size_t len, void *arg)
 {
-	struct fuzz_log	*l = arg;
+	struct fuzz_buf	*l = arg;
 
-	fuzz_log_add(l, "C", 1);
+	fuzz_buf_add(l, "C", 1);
 	fuzz_log_field(l, text, len);
 }
 
 static void
-fuzz_log_state(struct fuzz_log *l, struct sse_parser *p, int rc)
+fuzz_log_state(struct fuzz_buf *l, struct sse_parser *p, int rc)
 {
 	const char	*id = sse_parser_last_event_id(p);
 	long		 retry = sse_parser_retry(p);
 
-	fuzz_log_add(l, "S", 1);
-	fuzz_log_add(l, &rc, sizeof rc);
+	fuzz_buf_add(l, "S", 1);
+	fuzz_buf_add(l, &rc, sizeof rc);
 	if (id != NULL)
 		fuzz_log_field(l, id, strlen(id));
-	fuzz_log_add(l, &retry, sizeof retry);
+	fuzz_buf_add(l, &retry, sizeof retry);
 }
 
 /* What a writer's event looks like once parsed. */
@@ -184,7 +163,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t	 maxes[] = { 0, 1, 2, 5, 16, 100, 1024,
 	    65536 };
-	struct fuzz_log		 whole = { NULL, 0, 0 }, chunked = { NULL, 0,
+	struct fuzz_buf		 whole = { NULL, 0, 0 }, chunked = { NULL, 0,
 	    0 };
 	struct sse_parser	*p;
 	size_t			 max, off, chunk;

@@ -25,4 +25,13 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void	fuzz_fail(const char *file, int line, const char *what)
 	    __attribute__((noreturn));
 
+/* A growing byte string, for what a target records to compare. */
+struct fuzz_buf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+};
+
+void	fuzz_buf_add(struct fuzz_buf *, const void *, size_t);
+
 #endif
