@@ -1,7 +1,8 @@
 /*
  * A validating JSON scanner that builds nothing: it finds a response's id
  * so that an answer can be forwarded as the bytes the server sent, only
- * its id replaced.  It is at least as strict as the daemon's json-c
+ * its id replaced, and a tool call's id and tool name so that it can go
+ * to the server as the bytes the client sent.  It is at least as strict as the daemon's json-c
  * parser (JSON_TOKENER_STRICT, UTF-8 checked): what it accepts, json-c
  * would have; what it refuses goes to json-c.
  */
@@ -281,73 +282,209 @@ jsonscan_key_is(const char *key, size_t len, const char *word)
 	return len == strlen(word) && memcmp(key, word, len) == 0;
 }
 
+/*
+ * The members of the object at s->p (its opening brace), each handed to fn
+ * with its key positioned at its value; fn scans the value.  Keys with
+ * escapes are refused: "na\u006de" is "name" to json-c, and a key is
+ * compared here as its bytes.  An empty object is refused too: neither a
+ * message nor the params it is read for can be one.
+ */
+typedef int jsonscan_member_fn(struct jsonscan *, const char *key,
+    size_t klen, void *arg);
+
+static int
+jsonscan_members(struct jsonscan *s, jsonscan_member_fn *fn, void *arg)
+{
+	const char	*key;
+	size_t		 klen;
+	int		 escaped;
+
+	if (++s->depth >= JSONRPC_MAX_DEPTH)
+		return -1;
+	s->p++;
+	jsonscan_ws(s);
+	for (;;) {
+		if (s->p >= s->end || *s->p != '"')
+			return -1;
+		key = s->p + 1;
+		if (jsonscan_string(s, &escaped) == -1 || escaped)
+			return -1;
+		klen = (size_t)(s->p - 1 - key);
+		jsonscan_ws(s);
+		if (s->p >= s->end || *s->p++ != ':')
+			return -1;
+		jsonscan_ws(s);
+		if (s->p >= s->end || fn(s, key, klen, arg) == -1)
+			return -1;
+		jsonscan_ws(s);
+		if (s->p >= s->end)
+			return -1;
+		if (*s->p == ',') {
+			s->p++;
+			jsonscan_ws(s);
+			continue;
+		}
+		if (*s->p++ != '}')
+			return -1;
+		s->depth--;
+		return 0;
+	}
+}
+
+/* One message: an object alone but for whitespace around it. */
+static int
+jsonscan_message(struct jsonscan *s, const char *text, size_t *start,
+    size_t *end, jsonscan_member_fn *fn, void *arg)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+	    *s->p == '\r' || *s->p == '\n'))
+		s->p++;
+	if (s->p >= s->end || *s->p != '{')
+		return -1;
+	*start = (size_t)(s->p - text);
+	if (jsonscan_members(s, fn, arg) == -1)
+		return -1;
+	*end = (size_t)(s->p - text);
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+	    *s->p == '\r' || *s->p == '\n'))
+		s->p++;
+	return s->p == s->end ? 0 : -1;
+}
+
+/* "jsonrpc": "2.0", exactly. */
+static int
+jsonscan_version(struct jsonscan *s)
+{
+	const char	*v = s->p;
+
+	return jsonscan_value(s) == -1 || s->p - v != 5 ||
+	    memcmp(v, "\"2.0\"", 5) != 0 ? -1 : 0;
+}
+
+/* An integer id that fits in 64 bits; its value's place in *start, *end. */
+static int
+jsonscan_int_id(struct jsonscan *s, const char *text, int64_t *id,
+    size_t *start, size_t *end)
+{
+	const char	*v = s->p;
+	int		 integral;
+
+	if (jsonscan_number(s, &integral) == -1 || !integral ||
+	    jsonscan_id(v, s->p, id) == -1)
+		return -1;
+	*start = (size_t)(v - text);
+	*end = (size_t)(s->p - text);
+	return 0;
+}
+
+struct jsonscan_response_state {
+	const char			*text;
+	struct jsonscan_response	*out;
+	int				 jsonrpc, id, result;
+};
+
+static int
+jsonscan_response_member_cb(struct jsonscan *s, const char *key, size_t klen,
+    void *arg)
+{
+	struct jsonscan_response_state	*st = arg;
+
+	if (jsonscan_key_is(key, klen, "jsonrpc"))
+		return st->jsonrpc++ ? -1 : jsonscan_version(s);
+	if (jsonscan_key_is(key, klen, "id"))
+		return st->id++ ? -1 : jsonscan_int_id(s, st->text,
+		    &st->out->id, &st->out->id_start, &st->out->id_end);
+	if (jsonscan_key_is(key, klen, "result"))
+		return st->result++ ? -1 : jsonscan_value(s);
+	if (jsonscan_key_is(key, klen, "error") ||
+	    jsonscan_key_is(key, klen, "method"))
+		return -1;
+	return jsonscan_value(s);
+}
+
 int
 jsonscan_response(const char *text, size_t len,
     struct jsonscan_response *out)
 {
-	struct jsonscan	 s = { text, text + len, 1 };
-	const char	*key, *v;
-	size_t		 klen;
-	int		 escaped, integral;
-	int		 seen_jsonrpc = 0, seen_id = 0, seen_result = 0;
+	struct jsonscan				 s = { text, text + len, 0 };
+	struct jsonscan_response_state		 st = { text, out, 0, 0, 0 };
 
-	while (s.p < s.end && (*s.p == ' ' || *s.p == '\t' || *s.p == '\r' ||
-	    *s.p == '\n'))
-		s.p++;
-	if (s.p >= s.end || *s.p != '{')
+	if (jsonscan_message(&s, text, &out->start, &out->end,
+	    jsonscan_response_member_cb, &st) == -1)
 		return -1;
-	out->start = (size_t)(s.p - text);
-	s.p++;
-	jsonscan_ws(&s);
-	if (s.p < s.end && *s.p == '}')
+	return st.jsonrpc && st.id && st.result ? 0 : -1;
+}
+
+struct jsonscan_call_state {
+	const char		*text;
+	struct jsonscan_call	*out;
+	int			 jsonrpc, id, method, params, name;
+};
+
+static int
+jsonscan_params_member_cb(struct jsonscan *s, const char *key, size_t klen,
+    void *arg)
+{
+	struct jsonscan_call_state	*st = arg;
+	int				 escaped;
+
+	/* _meta may hold a 2026-07-28 request's version or a progress
+	 * token: both are the parsed path's to read. */
+	if (jsonscan_key_is(key, klen, "_meta"))
 		return -1;
-	for (;;) {
-		if (s.p >= s.end || *s.p != '"')
-			return -1;
-		key = s.p + 1;
-		if (jsonscan_string(&s, &escaped) == -1 || escaped)
-			return -1;
-		klen = (size_t)(s.p - 1 - key);
-		jsonscan_ws(&s);
-		if (s.p >= s.end || *s.p++ != ':')
-			return -1;
-		jsonscan_ws(&s);
-		v = s.p;
-		if (jsonscan_key_is(key, klen, "jsonrpc")) {
-			if (seen_jsonrpc++ || jsonscan_value(&s) == -1 ||
-			    s.p - v != 5 || memcmp(v, "\"2.0\"", 5) != 0)
-				return -1;
-		} else if (jsonscan_key_is(key, klen, "id")) {
-			if (seen_id++ || jsonscan_number(&s, &integral) == -1 ||
-			    !integral || jsonscan_id(v, s.p, &out->id) == -1)
-				return -1;
-			out->id_start = (size_t)(v - text);
-			out->id_end = (size_t)(s.p - text);
-		} else if (jsonscan_key_is(key, klen, "result")) {
-			if (seen_result++ || jsonscan_value(&s) == -1)
-				return -1;
-		} else if (jsonscan_key_is(key, klen, "error") ||
-		    jsonscan_key_is(key, klen, "method"))
-			return -1;
-		else if (jsonscan_value(&s) == -1)
-			return -1;
-		jsonscan_ws(&s);
-		if (s.p >= s.end)
-			return -1;
-		if (*s.p == ',') {
-			s.p++;
-			jsonscan_ws(&s);
-			continue;
-		}
-		if (*s.p++ != '}')
-			return -1;
-		break;
-	}
-	out->end = (size_t)(s.p - text);
-	while (s.p < s.end && (*s.p == ' ' || *s.p == '\t' || *s.p == '\r' ||
-	    *s.p == '\n'))
-		s.p++;
-	if (s.p != s.end || !seen_jsonrpc || !seen_id || !seen_result)
+	if (!jsonscan_key_is(key, klen, "name"))
+		return jsonscan_value(s);
+	if (st->name++ || *s->p != '"')
 		return -1;
+	st->out->name_start = (size_t)(s->p + 1 - st->text);
+	if (jsonscan_string(s, &escaped) == -1 || escaped)
+		return -1;
+	st->out->name_end = (size_t)(s->p - 1 - st->text);
 	return 0;
+}
+
+static int
+jsonscan_call_member_cb(struct jsonscan *s, const char *key, size_t klen,
+    void *arg)
+{
+	struct jsonscan_call_state	*st = arg;
+	const char			*v = s->p;
+	int				 escaped;
+
+	if (jsonscan_key_is(key, klen, "jsonrpc"))
+		return st->jsonrpc++ ? -1 : jsonscan_version(s);
+	if (jsonscan_key_is(key, klen, "method")) {
+		if (st->method++ || jsonscan_value(s) == -1)
+			return -1;
+		return s->p - v == 12 && memcmp(v, "\"tools/call\"", 12) == 0 ?
+		    0 : -1;
+	}
+	if (jsonscan_key_is(key, klen, "params"))
+		return st->params++ || *s->p != '{' ? -1 :
+		    jsonscan_members(s, jsonscan_params_member_cb, st);
+	if (!jsonscan_key_is(key, klen, "id") || st->id++)
+		return -1;
+	st->out->id_start = (size_t)(v - st->text);
+	if (*v != '"')
+		return jsonscan_int_id(s, st->text, &st->out->id,
+		    &st->out->id_start, &st->out->id_end);
+	if (jsonscan_string(s, &escaped) == -1 || escaped)
+		return -1;
+	st->out->id_is_string = 1;
+	st->out->id_end = (size_t)(s->p - st->text);
+	return 0;
+}
+
+int
+jsonscan_call(const char *text, size_t len, struct jsonscan_call *out)
+{
+	struct jsonscan			 s = { text, text + len, 0 };
+	struct jsonscan_call_state	 st = { text, out, 0, 0, 0, 0, 0 };
+
+	memset(out, 0, sizeof *out);
+	if (jsonscan_message(&s, text, &out->start, &out->end,
+	    jsonscan_call_member_cb, &st) == -1)
+		return -1;
+	return st.jsonrpc && st.id && st.method && st.params && st.name ?
+	    0 : -1;
 }

@@ -4,7 +4,9 @@
  * builders the daemon uses on what passed; every reply we build from an
  * accepted message must serialise to one NDJSON-safe line that parses back
  * to the same kind.  And common/jsonscan.c is never looser than json-c:
- * what it takes as a response, json-c takes as one, with the same id.
+ * what it takes as a response, json-c takes as one, with the same id, and
+ * what it takes as a tool call, json-c reads as one, with the same id and
+ * tool name.
  */
 #include "autoconf.h"
 
@@ -105,11 +107,46 @@ fuzz_message(struct json_object *msg, enum jsonrpc_kind kind)
 	fuzz_reparse(msg, kind);
 }
 
+/* A tool call the scanner took: json-c reads the same in it. */
+static void
+fuzz_call(struct json_object *msg, const struct jsonscan_call *c,
+    const uint8_t *data, size_t size)
+{
+	struct json_object	*id, *params, *name;
+	size_t			 n;
+
+	FUZZ_ASSERT(msg != NULL);
+	FUZZ_ASSERT(jsonrpc_classify(msg, NULL) == JSONRPC_REQUEST);
+	FUZZ_ASSERT(strcmp(jsonrpc_method(msg), "tools/call") == 0);
+	FUZZ_ASSERT(c->start < c->id_start && c->id_end < c->end &&
+	    c->end <= size);
+	FUZZ_ASSERT(memchr(data + c->start, '\n', c->end - c->start) == NULL);
+	id = jsonrpc_id(msg);
+	if (c->id_is_string) {
+		n = c->id_end - c->id_start - 2;
+		FUZZ_ASSERT(json_object_is_type(id, json_type_string));
+		FUZZ_ASSERT((size_t)json_object_get_string_len(id) == n &&
+		    memcmp(json_object_get_string(id), data + c->id_start + 1,
+		    n) == 0);
+	} else
+		FUZZ_ASSERT(json_object_is_type(id, json_type_int) &&
+		    json_object_get_int64(id) == c->id);
+	FUZZ_ASSERT(json_object_object_get_ex(msg, "params", &params));
+	FUZZ_ASSERT(!json_object_object_get_ex(params, "_meta", NULL));
+	FUZZ_ASSERT(json_object_object_get_ex(params, "name", &name) &&
+	    json_object_is_type(name, json_type_string));
+	n = c->name_end - c->name_start;
+	FUZZ_ASSERT((size_t)json_object_get_string_len(name) == n &&
+	    memcmp(json_object_get_string(name), data + c->name_start,
+	    n) == 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct json_object		*msg, *reply;
 	struct jsonscan_response	 sc;
+	struct jsonscan_call		 call;
 	const char			*reason = NULL;
 	enum jsonrpc_kind		 kind;
 	int				 scanned;
@@ -127,6 +164,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(memchr(data + sc.start, '\n',
 		    sc.end - sc.start) == NULL);
 	}
+	if (jsonscan_call((const char *)data, size, &call) == 0)
+		fuzz_call(msg, &call, data, size);
 	if (msg == NULL) {
 		FUZZ_ASSERT(reason != NULL && reason[0] != '\0');
 		return 0;
