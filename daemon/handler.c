@@ -1382,7 +1382,7 @@ handler_refuse_tasks(struct handler *h, struct request *r)
 		return 0;
 	task = strncmp(r->method, "tasks/", 6) == 0;
 	if (!task && r->era != ERA_MODERN &&
-	    json_object_object_get_ex(r->msg, "params", &params) &&
+	    json_object_object_get_ex(request_msg(r), "params", &params) &&
 	    json_object_object_get_ex(params, "task", NULL))
 		task = 1;
 	if (!task)
@@ -1402,47 +1402,80 @@ handler_refuse_tasks(struct handler *h, struct request *r)
 	return 1;
 }
 
-/* Rewrite the request for the upstream: our id, our progress token. */
-static void
-handler_send_request(struct handler *h, struct request *r)
+/*
+ * A tools/call still kept as the client's bytes, to a server of its own
+ * era: those bytes with our id.
+ */
+static int
+handler_send_text(struct handler *h, struct request *r)
 {
-	struct json_object	*params, *meta;
-	char			 token[64];
+	char	 buf[2048], *text;
+	size_t	 len;
+	int	 allocated, rc;
 
-	if (handler_answer_removed(h, r) || handler_refuse_tasks(h, r))
-		return;
+	text = request_text_with_id(r, r->upstream_id, buf, sizeof buf, &len,
+	    &allocated);
+	rc = upstream_send_request(h->up, text, len, r->method,
+	    r->upstream_id);
+	if (allocated)
+		free(text);
+	return rc;
+}
+
+/* The request as objects, rewritten: our id, our progress token. */
+static int
+handler_send_built(struct handler *h, struct request *r)
+{
+	struct json_object	*msg = request_msg(r), *params, *meta;
+	char			 token[64];
 
 	/* Each client's request goes in its own era when the server
 	 * speaks it, translated only where it does not. */
 	if (r->era == ERA_MODERN && h->era != HANDLER_ERA_DUAL &&
 	    h->era != HANDLER_ERA_MODERN)
-		era_request_to_legacy(r->msg);
+		era_request_to_legacy(msg);
 	else if (r->era != ERA_MODERN && h->era == HANDLER_ERA_MODERN)
-		era_request_to_modern(r->msg, r->session != NULL ?
+		era_request_to_modern(msg, r->session != NULL ?
 		    session_client_capabilities(r->session) : NULL,
 		    r->session != NULL ? session_client_info(r->session) :
 		    NULL, r->session != NULL ?
 		    session_log_level(r->session) : NULL);
-	r->upstream_id = relay_next_id(h->relay);
-	r->attempts++;
-	json_object_object_add(r->msg, "id",
+	json_object_object_add(msg, "id",
 	    json_object_new_int64(r->upstream_id));
 	if (r->client_progress != NULL &&
-	    json_object_object_get_ex(r->msg, "params", &params) &&
+	    json_object_object_get_ex(msg, "params", &params) &&
 	    json_object_object_get_ex(params, "_meta", &meta)) {
 		snprintf(token, sizeof token, "mcprelay-%lld",
 		    (long long)r->upstream_id);
 		json_object_object_add(meta, "progressToken",
 		    json_object_new_string(token));
 	}
+	return upstream_send_msg(h->up, msg);
+}
+
+static void
+handler_send_request(struct handler *h, struct request *r)
+{
+	int	rc;
+
+	if (handler_answer_removed(h, r) || handler_refuse_tasks(h, r))
+		return;
+
+	r->upstream_id = relay_next_id(h->relay);
+	r->attempts++;
 	r->where = REQUEST_INFLIGHT;
 	r->sent = 1;
 	r->undelivered = 0;
 	TAILQ_INSERT_TAIL(&h->inflight, r, entry);
 	h->last_traffic = relay_now();
 	handler_request_timer_arm(h, r, handler_request_timeout(h, r));
+	/* A modern server needs the call translated, so built. */
+	if (r->text != NULL && h->era != HANDLER_ERA_MODERN)
+		rc = handler_send_text(h, r);
+	else
+		rc = handler_send_built(h, r);
 	/* Not taken (the transport is failing): it never left. */
-	if (upstream_send_msg(h->up, r->msg) == -1) {
+	if (rc == -1) {
 		r->undelivered = 1;
 		log_debug("server %s: send failed; the loss is handled when "
 		    "the transport reports it", h->name);
@@ -1532,12 +1565,16 @@ handler_note_client_setup(struct handler *h, struct request *r)
 {
 	struct json_object	*params, *v;
 	const char		*s = NULL;
+	int			 level;
 
-	if (!json_object_object_get_ex(r->msg, "params", &params))
+	level = strcmp(r->method, "logging/setLevel") == 0;
+	if (!level && strcmp(r->method, "resources/subscribe") != 0 &&
+	    strcmp(r->method, "resources/unsubscribe") != 0)
+		return;
+	if (!json_object_object_get_ex(request_msg(r), "params", &params))
 		return;
 	/* Only well-formed values are remembered (null is no string). */
-	if (json_object_object_get_ex(params, strcmp(r->method,
-	    "logging/setLevel") == 0 ? "level" : "uri", &v) &&
+	if (json_object_object_get_ex(params, level ? "level" : "uri", &v) &&
 	    json_object_is_type(v, json_type_string))
 		s = json_object_get_string(v);
 	if (s == NULL)
@@ -1547,7 +1584,7 @@ handler_note_client_setup(struct handler *h, struct request *r)
 		    json_object_new_boolean(1));
 	else if (strcmp(r->method, "resources/unsubscribe") == 0)
 		json_object_object_del(h->subscriptions, s);
-	else if (strcmp(r->method, "logging/setLevel") == 0) {
+	else {
 		free(h->log_level);
 		h->log_level = xstrdup(s);
 	}
@@ -2837,10 +2874,10 @@ handler_input_answered(struct handler *h, struct json_object *id,
 	if (json_object_get_int(pending) > 0)
 		return 1;
 	/* Every answer is in: the same request again, answers attached. */
-	if (!json_object_object_get_ex(r->msg, "params", &params) ||
+	if (!json_object_object_get_ex(request_msg(r), "params", &params) ||
 	    !json_object_is_type(params, json_type_object)) {
 		params = json_object_new_object();
-		json_object_object_add(r->msg, "params", params);
+		json_object_object_add(request_msg(r), "params", params);
 	}
 	json_object_object_add(params, "inputResponses",
 	    json_object_get(responses));

@@ -26,6 +26,7 @@
 #include "errors.h"
 #include "httpd.h"
 #include "jsonrpc.h"
+#include "jsonscan.h"
 #include "listen-http.h"
 #include "log.h"
 #include "relay.h"
@@ -681,18 +682,24 @@ http_check_message(struct listen_http *lh, struct httpd_req *req,
 	return 0;
 }
 
+enum http_session_check {
+	HTTP_SESSION_OK,
+	HTTP_SESSION_NO_HEADER,
+	HTTP_SESSION_NOT_FOUND,
+	HTTP_SESSION_BAD_VERSION,
+};
+
+/* The request's session, or NULL and why not in *why. */
 static struct session *
-http_find_session(struct listen_http *lh, struct httpd_req *req,
-    const char *server, struct json_object *id,
-    const struct access_who *who)
+http_lookup_session(struct listen_http *lh, struct httpd_req *req,
+    const char *server, const struct access_who *who,
+    enum http_session_check *why)
 {
 	const char		*sid, *version;
 	struct session		*s;
 
 	if ((sid = httpd_req_header(req, "Mcp-Session-Id")) == NULL) {
-		http_error(req, HTTP_BADREQUEST, "Bad Request", id,
-		    JSONRPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id "
-		    "header is required (send initialize first)");
+		*why = HTTP_SESSION_NO_HEADER;
 		return NULL;
 	}
 	/* A legacy SSE session is no Streamable HTTP session: its life is
@@ -701,23 +708,76 @@ http_find_session(struct listen_http *lh, struct httpd_req *req,
 	if ((s = sessions_find(lh->relay->sessions, sid)) == NULL ||
 	    !http_same_scope(s, server) || session_legacy_sse(s) ||
 	    !access_same(session_who(s), who)) {
-		http_error(req, HTTP_NOTFOUND, "Not Found", id, -32001,
-		    "Session not found: it ended or never existed; "
-		    "initialize a new one");
+		*why = HTTP_SESSION_NOT_FOUND;
 		return NULL;
 	}
 	version = httpd_req_header(req, "MCP-Protocol-Version");
 	if (version != NULL && !session_protocol_supported(version)) {
-		char	text[160];
-
-		snprintf(text, sizeof text, "Bad Request: unsupported "
-		    "MCP-Protocol-Version '%.40s'", version);
-		http_error(req, HTTP_BADREQUEST, "Bad Request", id,
-		    JSONRPC_INVALID_REQUEST, text);
+		*why = HTTP_SESSION_BAD_VERSION;
 		return NULL;
 	}
+	*why = HTTP_SESSION_OK;
 	session_touch(s);
 	return s;
+}
+
+static struct session *
+http_find_session(struct listen_http *lh, struct httpd_req *req,
+    const char *server, struct json_object *id,
+    const struct access_who *who)
+{
+	enum http_session_check	 why;
+	struct session		*s;
+	char			 text[160];
+
+	if ((s = http_lookup_session(lh, req, server, who, &why)) != NULL)
+		return s;
+	switch (why) {
+	case HTTP_SESSION_NO_HEADER:
+		http_error(req, HTTP_BADREQUEST, "Bad Request", id,
+		    JSONRPC_INVALID_REQUEST, "Bad Request: Mcp-Session-Id "
+		    "header is required (send initialize first)");
+		break;
+	case HTTP_SESSION_NOT_FOUND:
+		http_error(req, HTTP_NOTFOUND, "Not Found", id, -32001,
+		    "Session not found: it ended or never existed; "
+		    "initialize a new one");
+		break;
+	default:
+		snprintf(text, sizeof text, "Bad Request: unsupported "
+		    "MCP-Protocol-Version '%.40s'",
+		    httpd_req_header(req, "MCP-Protocol-Version"));
+		http_error(req, HTTP_BADREQUEST, "Bad Request", id,
+		    JSONRPC_INVALID_REQUEST, text);
+		break;
+	}
+	return NULL;
+}
+
+/*
+ * A legacy tools/call in a session, the bulk of the traffic, goes on as
+ * the client's bytes with only its id replaced (docs/architecture.md,
+ * "Pass-through"): 1 when taken that way, 0 to take the parsed way, which
+ * also answers anything wrong with it.
+ */
+static int
+http_post_call(struct listen_http *lh, struct httpd_req *req,
+    const char *server, const struct access_who *who)
+{
+	enum http_session_check	 why;
+	struct jsonscan_call	 c;
+	struct session		*s;
+	struct http_stream	*st;
+	const char		*data;
+	size_t			 len;
+
+	data = httpd_req_body(req, &len);
+	if (jsonscan_call(data, len, &c) == -1 ||
+	    (s = http_lookup_session(lh, req, server, who, &why)) == NULL)
+		return 0;
+	st = http_stream_new(lh, req, HTTP_STREAM_POST, s, who);
+	session_handle_call(s, data, &c, &st->cs);
+	return 1;
 }
 
 static const char *
@@ -796,6 +856,8 @@ http_post(struct listen_http *lh, struct httpd_req *req,
 		    "unknown server");
 		return;
 	}
+	if (http_post_call(lh, req, server, who))
+		return;
 	if ((msg = http_read_body(lh, req)) == NULL)
 		return;
 	if (http_check_message(lh, req, msg, &kind) == -1) {
@@ -1000,6 +1062,8 @@ http_legacy_post(struct listen_http *lh, struct httpd_req *req,
 		    "Session not found: open the SSE stream first");
 		return;
 	}
+	if (http_post_call(lh, req, server, who))
+		return;
 	if ((msg = http_read_body(lh, req)) == NULL)
 		return;
 	if (http_check_message(lh, req, msg, &kind) == -1) {

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "errors.h"
 #include "jsonrpc.h"
+#include "jsonscan.h"
 #include "listen-unix.h"
 #include "log.h"
 #include "ndjson.h"
@@ -357,9 +358,16 @@ listen_unix_conn_line(struct listen_unix_conn *c, const char *line,
 {
 	struct relay_counters	*counters = &c->listener->relay->counters;
 	struct json_object	*msg;
+	struct jsonscan_call	 call;
 	enum jsonrpc_kind	 kind;
 	const char		*reason = NULL;
 
+	/* A legacy tools/call in the session goes on as its bytes
+	 * (docs/architecture.md, "Pass-through"). */
+	if (c->session != NULL && jsonscan_call(line, len, &call) == 0) {
+		session_handle_call(c->session, line, &call, &c->stream);
+		return;
+	}
 	if ((msg = jsonrpc_parse_with(c->listener->relay->parser, line, len,
 	    &reason)) == NULL) {
 		counters->parse_errors++;

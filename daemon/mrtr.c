@@ -301,8 +301,8 @@ mrtr_preanswer(struct request *r, const char *name)
 {
 	struct json_object	*params, *responses, *answer;
 
-	if (name == NULL || r->msg == NULL ||
-	    !json_object_object_get_ex(r->msg, "params", &params) ||
+	if (name == NULL || request_msg(r) == NULL ||
+	    !json_object_object_get_ex(request_msg(r), "params", &params) ||
 	    !json_object_object_get_ex(params, "inputResponses", &responses) ||
 	    !json_object_is_type(responses, json_type_object))
 		return NULL;

@@ -15,6 +15,7 @@
 #include "access.h"
 
 struct json_object;
+struct jsonscan_call;
 struct client_stream;
 struct handler;
 struct mrtr_park;
@@ -37,6 +38,12 @@ struct request {
 	TAILQ_ENTRY(request)	 stream_entry;
 
 	struct json_object	*msg;		/* the client's request */
+	/* A tools/call kept as the client's bytes (msg is NULL meanwhile;
+	 * request_msg()): text[0, text_len) is the object, its id's value
+	 * at text[id_start, id_end), call_name the tool's name. */
+	char			*text;
+	size_t			 text_len, id_start, id_end;
+	const char		*call_name;
 	struct json_object	*client_id;	/* copy of the client's id */
 	char			*method;
 	struct json_object	*client_progress; /* client's token or NULL */
@@ -77,6 +84,26 @@ TAILQ_HEAD(request_list, request);
 
 struct request	*request_new(struct session *, struct client_stream *,
 		    struct json_object *msg);
+/*
+ * A tools/call that jsonscan_call() took in text: kept as those bytes, and
+ * sent on as them with only the id replaced, unless something on its way
+ * needs it as objects (docs/architecture.md, "Pass-through").
+ */
+struct request	*request_new_call(struct session *, struct client_stream *,
+		    const char *text, const struct jsonscan_call *);
+/* Such a call's id as an object (the caller puts it). */
+struct json_object *request_call_id(const char *text,
+		    const struct jsonscan_call *);
+/* The client's request as objects, built from its text first if need be. */
+struct json_object *request_msg(struct request *);
+/*
+ * A request still kept as text, for the upstream: the client's bytes with
+ * id in place of the client's id, NUL-terminated, in buf if it fits in
+ * size, else allocated (*allocated set; the caller frees).  NULL when the
+ * request is held as objects.
+ */
+char		*request_text_with_id(const struct request *, int64_t id,
+		    char *buf, size_t size, size_t *len, int *allocated);
 /*
  * Write the final reply (takes ownership of reply; NULL for none, as for a
  * cancelled request) and free the request.

@@ -965,7 +965,7 @@ router_answer_list(struct router *rt, struct request *r, enum route_kind kind,
 	}
 
 	n = json_object_array_length(all);
-	if (json_object_object_get_ex(r->msg, "params", &params) &&
+	if (json_object_object_get_ex(request_msg(r), "params", &params) &&
 	    json_object_object_get_ex(params, "cursor", &cursor) &&
 	    router_parse_cursor(cursor, n, &off) == -1) {
 		json_object_put(all);
@@ -1003,7 +1003,10 @@ router_param_string(struct request *r, const char *key)
 {
 	struct json_object	*params, *v;
 
-	if (!json_object_object_get_ex(r->msg, "params", &params) ||
+	/* A call kept as text has its tool's name at hand. */
+	if (r->text != NULL && strcmp(key, "name") == 0)
+		return r->call_name;
+	if (!json_object_object_get_ex(request_msg(r), "params", &params) ||
 	    !json_object_object_get_ex(params, key, &v) ||
 	    !json_object_is_type(v, json_type_string))
 		return NULL;
@@ -1015,7 +1018,7 @@ router_set_param(struct request *r, const char *key, const char *value)
 {
 	struct json_object	*params;
 
-	if (json_object_object_get_ex(r->msg, "params", &params))
+	if (json_object_object_get_ex(request_msg(r), "params", &params))
 		json_object_object_add(params, key,
 		    json_object_new_string(value));
 }
@@ -1254,7 +1257,7 @@ router_dispatch_aggregate(struct router *rt, struct request *r)
 		return;
 	}
 	if (strcmp(r->method, "completion/complete") == 0 &&
-	    json_object_object_get_ex(r->msg, "params", &params) &&
+	    json_object_object_get_ex(request_msg(r), "params", &params) &&
 	    json_object_object_get_ex(params, "ref", &ref)) {
 		if (json_object_object_get_ex(ref, "name", &v)) {
 			const char *up;

@@ -837,14 +837,12 @@ session_note_setup(struct session *s, struct json_object *msg,
 		json_object_object_del(s->subscriptions, v);
 }
 
-/* listen.max_inflight: refuse a request beyond it with -32007. */
+/* listen.max_inflight: is a request beyond it?  Counted when it is. */
 static int
-session_over_inflight(struct session *s, struct json_object *msg,
-    struct client_stream *stream)
+session_over_inflight(struct session *s)
 {
 	struct relay	*relay = s->owner->relay;
 	int		 max = relay->cfg->listen.max_inflight;
-	char		 text[160];
 
 	if (max <= 0 || s->nrequests < (unsigned)max)
 		return 0;
@@ -852,12 +850,22 @@ session_over_inflight(struct session *s, struct json_object *msg,
 		log_warnx("session %.8s...: refusing a request: %u in flight "
 		    "(listen.max_inflight)", s->with_id ? s->id : "-",
 		    s->nrequests);
-	snprintf(text, sizeof text, "too many requests in flight on this "
-	    "session: %d (listen.max_inflight); wait for answers first", max);
-	session_reply(stream, s, sessions_limit_error(jsonrpc_id(msg),
-	    "max_inflight", max, text));
 	relay->counters.replies_error++;
 	return 1;
+}
+
+/* ...and refused with -32007. */
+static void
+session_refuse_inflight(struct session *s, struct json_object *id,
+    struct client_stream *stream)
+{
+	int	max = s->owner->relay->cfg->listen.max_inflight;
+	char	text[160];
+
+	snprintf(text, sizeof text, "too many requests in flight on this "
+	    "session: %d (listen.max_inflight); wait for answers first", max);
+	session_reply(stream, s, sessions_limit_error(id, "max_inflight", max,
+	    text));
 }
 
 void
@@ -900,10 +908,31 @@ session_handle(struct session *s, struct json_object *msg,
 		    json_object_new_object()));
 		return;
 	}
-	if (session_over_inflight(s, msg, stream))
+	if (session_over_inflight(s)) {
+		session_refuse_inflight(s, jsonrpc_id(msg), stream);
 		return;
+	}
 	session_note_setup(s, msg, method);
 	r = request_new(s, stream, msg);
+	router_dispatch(s->owner->relay->router, r, s->server);
+}
+
+void
+session_handle_call(struct session *s, const char *text,
+    const struct jsonscan_call *c, struct client_stream *stream)
+{
+	struct json_object	*id;
+	struct request		*r;
+
+	s->last_active = relay_now();
+	s->owner->relay->counters.requests++;
+	if (session_over_inflight(s)) {
+		id = request_call_id(text, c);
+		session_refuse_inflight(s, id, stream);
+		json_object_put(id);
+		return;
+	}
+	r = request_new_call(s, stream, text, c);
 	router_dispatch(s->owner->relay->router, r, s->server);
 }
 

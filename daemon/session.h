@@ -14,6 +14,7 @@
 
 struct access_who;
 struct json_object;
+struct jsonscan_call;
 struct client_stream;
 struct handler;
 struct relay;
@@ -75,6 +76,13 @@ struct json_object *session_client_info(const struct session *);
  */
 void		 session_handle(struct session *, struct json_object *msg,
 		    struct client_stream *stream);
+
+/*
+ * session_handle() of a legacy tools/call that jsonscan_call() took in
+ * text, kept as its bytes (request_new_call()).
+ */
+void		 session_handle_call(struct session *, const char *text,
+		    const struct jsonscan_call *, struct client_stream *stream);
 
 /*
  * A 2026-07-28 request (modern _meta): served without a session; its reply

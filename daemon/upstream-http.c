@@ -461,6 +461,7 @@ struct uhttp_stream {
 	int			 awaiting;	/* its response is due */
 	int			 is_initialize;
 	int			 is_initialized;
+	int			 legacy;	/* known not 2026-07-28 */
 	struct json_object	*cancels;	/* notifications/cancelled */
 	int			 with_session;
 	int			 sse;		/* the reply is a stream */
@@ -1362,7 +1363,7 @@ uhttp_stream_post(struct uhttp_stream *s, struct json_object *msg)
 	req = upstream_remote_request(&u->r, "POST", u->r.url.target,
 	    &uhttp_cbs, s, &s->auth_gen);
 	http_request_add_header(req, "Accept", UHTTP_ACCEPT);
-	if (msg == NULL)
+	if (msg == NULL && !s->legacy)
 		msg = parsed = jsonrpc_parse_with(u->r.parser, s->body,
 		    s->body_len, NULL);
 	/* A 2026-07-28 request stands alone: no session, and its version
@@ -1423,6 +1424,31 @@ uhttp_send(struct upstream *up, const char *json, size_t len)
 
 	return upstream_remote_send(&u->r, u->state == UHTTP_OPEN, NULL, json,
 	    len, uhttp_post_msg, u);
+}
+
+/* A legacy request whose id and method are known: nothing to parse. */
+static int
+uhttp_send_request(struct upstream *up, const char *json, size_t len,
+    const char *method, int64_t id)
+{
+	struct upstream_http	*u = uhttp_of(up);
+	struct uhttp_stream	*s;
+
+	if (u->state != UHTTP_OPEN) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	s = uhttp_stream_new(u, UHTTP_POST);
+	s->id = json_object_new_int64(id);
+	s->awaiting = 1;
+	s->is_initialize = strcmp(method, "initialize") == 0;
+	s->legacy = 1;
+	s->body = xmalloc(len + 1);
+	memcpy(s->body, json, len);
+	s->body[len] = '\0';
+	s->body_len = len;
+	uhttp_stream_post(s, NULL);
+	return 0;
 }
 
 static int
@@ -1509,6 +1535,7 @@ static const struct upstream_ops upstream_http_ops = {
 	.start = uhttp_start,
 	.send = uhttp_send,
 	.send_msg = uhttp_send_msg,
+	.send_request = uhttp_send_request,
 	.close = uhttp_close,
 	.free = uhttp_free,
 	.pid = NULL,

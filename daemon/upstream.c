@@ -79,6 +79,15 @@ upstream_send_msg(struct upstream *u, struct json_object *msg)
 	return u->ops->send(u, s, len);
 }
 
+int
+upstream_send_request(struct upstream *u, const char *json, size_t len,
+    const char *method, int64_t id)
+{
+	if (u->ops->send_request != NULL)
+		return u->ops->send_request(u, json, len, method, id);
+	return u->ops->send(u, json, len);
+}
+
 void
 upstream_close(struct upstream *u)
 {

@@ -120,6 +120,13 @@ int		 upstream_send(struct upstream *, const char *json, size_t len);
  */
 int		 upstream_send_msg(struct upstream *, struct json_object *msg);
 /*
+ * upstream_send() of a legacy request whose method and integer id the
+ * caller knows (a tool call passed through as text), for a transport that
+ * would otherwise parse the text to find them.
+ */
+int		 upstream_send_request(struct upstream *, const char *json,
+		    size_t len, const char *method, int64_t id);
+/*
  * Orderly shutdown; closed(REQUESTED) follows when it is done.  Messages
  * may still arrive meanwhile.  A no-op before start and after closed; while
  * a shutdown is already under way it only makes the report REQUESTED,
@@ -151,6 +158,9 @@ struct upstream_ops {
 	int		 (*send)(struct upstream *, const char *, size_t);
 	/* May be NULL: send() gets the message's text. */
 	int		 (*send_msg)(struct upstream *, struct json_object *);
+	/* May be NULL: send() gets the request's text. */
+	int		 (*send_request)(struct upstream *, const char *, size_t,
+			    const char *method, int64_t id);
 	void		 (*close)(struct upstream *);
 	void		 (*free)(struct upstream *);
 	/* May be NULL: no process behind this transport. */

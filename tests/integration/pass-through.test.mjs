@@ -2,7 +2,9 @@
 // client's call reaches the client as the very bytes the server sent, only
 // the id replaced, over HTTP and the Unix socket, from a stdio and an HTTP
 // upstream; a server with retry rules, a 2026-07-28 client and an error
-// answer take the parsed way instead, and get the same content.
+// answer take the parsed way instead, and get the same content.  The same
+// for the call on its way in: the server gets the client's bytes, only the
+// id replaced, unless something in it must be read (a progress token).
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -27,7 +29,9 @@ const raw = (id, text) => '{ "result" : { "content" : [ { "type" : "text" ,' +
 /* A legacy stdio server: argv[2] is its one tool's name. */
 const STDIO_SERVER = `
 import * as readline from 'node:readline';
+import * as fs from 'node:fs';
 const tool = process.argv[2];
+const seen = process.argv[3];
 const raw = ${raw.toString()};
 const out = (s) => process.stdout.write(s + '\\n');
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
@@ -45,6 +49,8 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
 		    { type: 'object' } }] });
 	if (m.method === 'ping')
 		return reply({});
+	if (m.method === 'tools/call')
+		fs.appendFileSync(seen, line + '\\n');
 	if (m.method === 'tools/call' && m.params.arguments?.fail)
 		return out(JSON.stringify({ jsonrpc: '2.0', id: m.id, error:
 		    { code: -32000, message: 'asked to fail' } }));
@@ -56,7 +62,7 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
 `;
 
 /* The same server over Streamable HTTP (JSON replies), on a free port. */
-function startHttpServer(t, tool) {
+function startHttpServer(t, tool, seen) {
 	const server = http.createServer((req, res) => {
 		if (req.method !== 'POST') {
 			res.writeHead(req.method === 'DELETE' ? 200 : 405).end();
@@ -68,6 +74,8 @@ function startHttpServer(t, tool) {
 		});
 		req.on('end', () => {
 			const m = JSON.parse(body);
+			if (m.method === 'tools/call')
+				seen.push(body);
 			const send = (text) => res.writeHead(200, {
 			    'content-type': 'application/json',
 			    'mcp-session-id': 'raw-session' }).end(text);
@@ -99,8 +107,10 @@ async function startRelay(t) {
 	const script = path.join(dir, 'raw-server.mjs');
 	fs.writeFileSync(script, STDIO_SERVER);
 	const stdio = (tool, extra = {}) => ({ type: 'stdio', protocol: 'legacy',
-	    command: process.execPath, args: [script, tool], ...extra });
-	const url = await startHttpServer(t, 'remote_raw');
+	    command: process.execPath, args: [script, tool,
+	    path.join(dir, `calls-${tool}`)], ...extra });
+	const remoteSeen = [];
+	const url = await startHttpServer(t, 'remote_raw', remoteSeen);
 	const d = await startDaemon({ t, dir, config: baseConfig(dir, {
 	    servers: {
 		plain: stdio('plain_raw'),
@@ -112,7 +122,11 @@ async function startRelay(t) {
 	await waitFor(() => ['plain', 'ruled', 'remote'].every((n) =>
 	    new RegExp(`server ${n}: initializing -> ready`).test(d.log())),
 	    { timeout: 10000 * slow, message: 'the three servers ready' });
-	return { d, dir };
+	// The tool calls each server was sent, as their text.
+	const seen = (tool) => tool === 'remote_raw' ? remoteSeen :
+	    fs.readFileSync(path.join(dir, `calls-${tool}`), 'utf8')
+	    .split('\n').filter((l) => l !== '');
+	return { d, dir, seen };
 }
 
 const call = (id, name, args) => ({ jsonrpc: '2.0', id, method: 'tools/call',
@@ -185,7 +199,7 @@ itest('a legacy client over HTTP gets the server\'s bytes, its own id in ' +
 
 itest('a legacy client on the Unix socket gets the server\'s bytes on one ' +
     'line', async (t) => {
-	const { d, dir } = await startRelay(t);
+	const { d, dir, seen } = await startRelay(t);
 	const sock = net.connect({ path: path.join(dir, 'mcp.sock') });
 	t.after(() => sock.destroy());
 	let buf = '';
@@ -209,5 +223,69 @@ itest('a legacy client on the Unix socket gets the server\'s bytes on one ' +
 	send(call(3, 'plain_raw', { text: 'v' }));
 	await waitFor(() => lines.length >= 3, { message: 'two answers' });
 	assert.deepEqual(lines.slice(1).sort(), [raw(2, 'u'), raw(3, 'v')]);
+
+	// On its way in, a call is the client's bytes with our id.
+	sock.write(spaced('"u-4"', 'plain_raw') + '\n');
+	await waitFor(() => lines.length >= 4, { message: 'a third answer' });
+	assert.equal(lines[3], raw('"u-4"', 'w'));
+	assert.equal(seen('plain_raw').length, 2);
+	sameButId(seen('plain_raw')[1], spaced('"u-4"', 'plain_raw'));
 	void d;
+});
+
+/*
+ * A call as no JSON writer would send it (spaces, member order, escapes
+ * json-c does not write, a number json-c would write as 1.5); text 'w'.
+ */
+const spaced = (id, tool, extra = '') => '{ "params" : { "arguments" : ' +
+    '{ "text" : "w" , "s" : "\\u00e9\\/" , "n" : 1.50 } , "name" : "' +
+    tool + '"' + extra + ' } , "method" : "tools/call" , "jsonrpc" : "2.0" ,' +
+    ` "id" : ${id} }`;
+
+/* line is sent with only its id replaced (by an integer of ours). */
+function sameButId(line, sent) {
+	const m = / "id" : (\d+) \}$/.exec(line);
+	assert.ok(m, `an integer id at the end of ${line}`);
+	assert.equal(line, sent.replace(/ "id" : [^ ]+ \}$/, ` "id" : ${m[1]} }`));
+}
+
+itest('a legacy client\'s call reaches the server as the bytes it sent, ' +
+    'only the id replaced; one with a progress token is built', async (t) => {
+	const { d, seen } = await startRelay(t);
+
+	// stdio upstream, an integer id and a string one.
+	let s = await initialize(d.mcpUrl('plain'));
+	let r = await s.post(spaced(51, 'plain_raw'));
+	assert.equal(r.status, 200);
+	assert.equal(r.body, raw(51, 'w'));
+	r = await s.post(spaced('"s-1"', 'plain_raw'));
+	assert.equal(r.body, raw('"s-1"', 'w'));
+	let lines = seen('plain_raw');
+	assert.equal(lines.length, 2);
+	sameButId(lines[0], spaced(51, 'plain_raw'));
+	sameButId(lines[1], spaced('"s-1"', 'plain_raw'));
+	// Our ids, not the client's: two calls, two ids.
+	assert.notEqual(JSON.parse(lines[0]).id, JSON.parse(lines[1]).id);
+
+	// HTTP upstream, through the aggregate endpoint.
+	s = await initialize(d.mcpUrl());
+	r = await s.post(spaced(52, 'remote_raw'));
+	assert.equal(r.body, raw(52, 'w'));
+	assert.equal(seen('remote_raw').length, 1);
+	sameButId(seen('remote_raw')[0], spaced(52, 'remote_raw'));
+
+	// A progress token must be read and replaced: built by json-c, the
+	// token the server sees is ours, and the content is the same.
+	s = await initialize(d.mcpUrl('plain'));
+	const withMeta = spaced(53, 'plain_raw',
+	    ' , "_meta" : { "progressToken" : "p1" }');
+	r = await s.post(withMeta);
+	assert.equal(r.body, raw(53, 'w'));
+	lines = seen('plain_raw');
+	assert.equal(lines.length, 3);
+	assert.doesNotMatch(lines[2], / : /);
+	const m = JSON.parse(lines[2]);
+	assert.match(m.params._meta.progressToken, /^mcprelay-\d+$/);
+	assert.deepEqual(m.params.arguments, JSON.parse(withMeta).params.arguments);
+	assert.equal(m.params.name, 'plain_raw');
 });
