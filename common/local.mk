@@ -14,6 +14,7 @@ libmcpcommon_a_SOURCES = \
 	common/sse.c common/sse.h \
 	common/sha256.c common/sha256.h \
 	common/bytes.c common/bytes.h \
-	common/names.c common/names.h
+	common/names.c common/names.h \
+	common/sock.c common/sock.h
 
 COMMON_LIBS = libmcpcommon.a $(LIBEVENT_LIBS) $(JSONC_LIBS)

@@ -32,6 +32,7 @@
 
 #include "errors.h"
 #include "httpd.h"
+#include "sock.h"
 #include "jsonrpc.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -200,22 +201,6 @@ httpd_conn_wait(struct httpd_conn *c)
 
 /* ---- writing ----------------------------------------------------------- */
 
-/* One gathered write that raises no SIGPIPE and never blocks. */
-static ssize_t
-httpd_sendv(int fd, struct iovec *iov, int n)
-{
-	struct msghdr	mh;
-	ssize_t		sent;
-
-	memset(&mh, 0, sizeof mh);
-	mh.msg_iov = iov;
-	mh.msg_iovlen = (size_t)n;
-	do
-		sent = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (sent == -1 && errno == EINTR);
-	return sent;
-}
-
 /* 0, or -1 when the socket failed. */
 static int
 httpd_conn_flush(struct httpd_conn *c)
@@ -233,7 +218,7 @@ httpd_conn_flush(struct httpd_conn *c)
 			iov[i].iov_base = vec[i].iov_base;
 			iov[i].iov_len = vec[i].iov_len;
 		}
-		if ((n = httpd_sendv(c->fd, iov, nv)) == -1) {
+		if ((n = sock_sendv(c->fd, iov, nv)) == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				event_add(c->wev, NULL);
 				return 0;
@@ -260,7 +245,7 @@ httpd_conn_send(struct httpd_conn *c, struct iovec *iov, int n)
 	if (c->state == HTTPD_LINGERING)
 		return;
 	if (c->out == NULL || evbuffer_get_length(c->out) == 0) {
-		if ((sent = httpd_sendv(c->fd, iov, n)) == -1) {
+		if ((sent = sock_sendv(c->fd, iov, n)) == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				httpd_conn_later(c, HTTPD_CLOSE_ERROR);
 				return;
@@ -546,13 +531,29 @@ httpd_head_end(struct httpd_conn *c)
 	return 0;
 }
 
+/* RFC 9110 tchar, looked up: a header name's every byte is checked. */
+static const unsigned char httpd_tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+	['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
 static int
 httpd_is_tchar(unsigned char ch)
 {
-	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9'))
-		return 1;
-	return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+	return httpd_tchar[ch];
 }
 
 static enum httpd_method
@@ -1301,8 +1302,6 @@ httpd_new(struct event_base *base, const char *host, int port, int fd,
     const struct httpd_callbacks *cb, void *arg, char *err, size_t errlen)
 {
 	struct httpd		*h;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sl = sizeof ss;
 
 	h = httpd_new_unbound(base, cb, arg);
 	if (fd >= 0) {
@@ -1319,14 +1318,7 @@ httpd_new(struct event_base *base, const char *host, int port, int fd,
 		return NULL;
 	}
 	evconnlistener_set_error_cb(h->listener, httpd_accept_error_cb);
-	if (getsockname(evconnlistener_get_fd(h->listener),
-	    (struct sockaddr *)&ss, &sl) == 0) {
-		if (ss.ss_family == AF_INET)
-			h->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		else if (ss.ss_family == AF_INET6)
-			h->port = ntohs(
-			    ((struct sockaddr_in6 *)&ss)->sin6_port);
-	}
+	h->port = sock_port(evconnlistener_get_fd(h->listener));
 	return h;
 }
 

@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "sock.h"
 #include "relay.h"
 #include "stats.h"
 #include "xmalloc.h"
@@ -529,9 +530,7 @@ metrics_http_new(struct relay *relay, const char *host, int port,
 {
 	struct metrics_http		*mh;
 	struct evhttp_bound_socket	*bound;
-	struct sockaddr_storage		 ss;
-	socklen_t			 sslen = sizeof ss;
-	int				 bport = port;
+	int				 bport;
 
 	mh = xcalloc(1, sizeof *mh);
 	mh->relay = relay;
@@ -549,13 +548,8 @@ metrics_http_new(struct relay *relay, const char *host, int port,
 		metrics_http_free(mh);
 		return NULL;
 	}
-	if (getsockname(evhttp_bound_socket_get_fd(bound),
-	    (struct sockaddr *)&ss, &sslen) == 0) {
-		if (ss.ss_family == AF_INET6)
-			bport = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		else
-			bport = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	}
+	if ((bport = sock_port(evhttp_bound_socket_get_fd(bound))) == 0)
+		bport = port;
 	if (strchr(host, ':') != NULL)
 		snprintf(mh->address, sizeof mh->address, "[%s]:%d", host,
 		    bport);
