@@ -475,6 +475,35 @@ jsonrpc_id_is_big(struct json_object *id)
 	    json_object_get_uint64(id) > (uint64_t)INT64_MAX;
 }
 
+size_t
+jsonrpc_int_text(int64_t v, char *buf)
+{
+	char		 digits[JSONRPC_INT_TEXT], *p = digits + sizeof digits;
+	uint64_t	 u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	size_t		 n;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	n = (size_t)(digits + sizeof digits - p);
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return n;
+}
+
+const char *
+jsonrpc_id_text(struct json_object *id, char *buf, size_t *len)
+{
+	if (json_object_is_type(id, json_type_int) && !jsonrpc_id_is_big(id)) {
+		*len = jsonrpc_int_text(json_object_get_int64(id), buf);
+		return buf;
+	}
+	return json_object_to_json_string_length(id, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, len);
+}
+
 int
 jsonrpc_id_equal(struct json_object *a, struct json_object *b)
 {

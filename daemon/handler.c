@@ -2951,7 +2951,7 @@ handler_pass_through(struct handler *h, const char *json,
 	struct internal_call		*ic;
 	struct request			*r;
 	const char			*id;
-	char				 num[24], *text;
+	char				 num[JSONRPC_INT_TEXT], *text;
 	size_t				 idlen, n;
 
 	if (sc->id == h->ping_id && sc->id != 0)
@@ -2963,14 +2963,7 @@ handler_pass_through(struct handler *h, const char *json,
 	    r->era == ERA_MODERN || h->era == HANDLER_ERA_MODERN ||
 	    r->parked != NULL || rules_any(h->cfg, handler_rule_tool(r)))
 		return 0;
-	if (json_object_is_type(r->client_id, json_type_int)) {
-		idlen = (size_t)snprintf(num, sizeof num, "%lld",
-		    (long long)json_object_get_int64(r->client_id));
-		id = num;
-	} else
-		id = json_object_to_json_string_length(r->client_id,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-		    &idlen);
+	id = jsonrpc_id_text(r->client_id, num, &idlen);
 
 	n = (sc->id_start - sc->start) + idlen + (sc->end - sc->id_end);
 	text = xmalloc(n + 1);

@@ -30,6 +30,7 @@
 #include "compat-queue.h"
 #include "http-client.h"
 #include "log.h"
+#include "sock.h"
 #include "sse.h"
 #include "tls.h"
 #include "xmalloc.h"
@@ -115,7 +116,8 @@ struct http_request {
 	void				*arg;
 	char				*method;
 	char				*target;
-	struct evbuffer			*head;		/* extra header lines */
+	char				*head;		/* extra header lines */
+	size_t				 head_len, head_cap;
 	char				*body;
 	size_t				 body_len;
 	int				 has_body;
@@ -125,7 +127,7 @@ struct http_request {
 	/* The response. */
 	struct http_response		 resp;
 	struct http_header		*headers;
-	size_t				 nheaders;
+	size_t				 nheaders, headers_cap;
 	size_t				 header_bytes;
 	char				*reason;
 	int				 got_bytes;	/* any of the response */
@@ -159,6 +161,8 @@ struct http_conn {
 	int				 keepalive;
 	int				 head_only;	/* HEAD, 1xx, 204, 304 */
 	uint64_t			 remaining;	/* length or chunk */
+	char				*line;		/* the line read last */
+	size_t				 line_cap;
 
 	TAILQ_ENTRY(http_conn)		 entry;		/* conns or dead */
 };
@@ -413,6 +417,7 @@ http_client_release(struct http_client *c)
 		return;
 	while ((conn = TAILQ_FIRST(&c->dead_conns)) != NULL) {
 		TAILQ_REMOVE(&c->dead_conns, conn, entry);
+		free(conn->line);
 		free(conn);
 	}
 	while ((req = TAILQ_FIRST(&c->dead_reqs)) != NULL) {
@@ -565,8 +570,6 @@ http_request_new(struct http_client *c, const char *method,
 	req->method = xstrdup(method);
 	req->target = xstrdup(target != NULL && *target != '\0' ? target :
 	    "/");
-	if ((req->head = evbuffer_new()) == NULL)
-		fatalx("%s: evbuffer_new", __func__);
 	TAILQ_INSERT_TAIL(&c->reqs, req, all);
 	return req;
 }
@@ -576,6 +579,20 @@ http_token_char(int ch)
 {
 	return isalnum(ch) || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) !=
 	    NULL);
+}
+
+/* Plain copies into one array: an evbuffer costs several times as much. */
+static void
+http_head_add(struct http_request *req, const char *s, size_t n)
+{
+	if (req->head_len + n > req->head_cap) {
+		req->head_cap = req->head_cap == 0 ? 256 : req->head_cap;
+		while (req->head_len + n > req->head_cap)
+			req->head_cap *= 2;
+		req->head = xrealloc(req->head, req->head_cap);
+	}
+	memcpy(req->head + req->head_len, s, n);
+	req->head_len += n;
 }
 
 int
@@ -598,12 +615,10 @@ http_request_add_header(struct http_request *req, const char *name,
 		errno = EINVAL;
 		return -1;
 	}
-	/* Not evbuffer_add_printf(): the format costs more than the
-	 * copies, on every request. */
-	evbuffer_add(req->head, name, (size_t)(p - name));
-	evbuffer_add(req->head, ": ", 2);
-	evbuffer_add(req->head, value, strlen(value));
-	evbuffer_add(req->head, "\r\n", 2);
+	http_head_add(req, name, (size_t)(p - name));
+	http_head_add(req, ": ", 2);
+	http_head_add(req, value, strlen(value));
+	http_head_add(req, "\r\n", 2);
 	return 0;
 }
 
@@ -657,7 +672,7 @@ http_request_reset_response(struct http_request *req)
 	}
 	free(req->headers);
 	req->headers = NULL;
-	req->nheaders = 0;
+	req->nheaders = req->headers_cap = 0;
 	req->header_bytes = 0;
 	free(req->reason);
 	req->reason = NULL;
@@ -674,7 +689,11 @@ static void
 http_request_destroy(struct http_request *req)
 {
 	http_request_reset_response(req);
-	evbuffer_free(req->head);
+	if (req->head != NULL) {
+		/* It may have carried a token (Authorization). */
+		explicit_bzero(req->head, req->head_len);
+		free(req->head);
+	}
 	if (req->body != NULL) {
 		explicit_bzero(req->body, req->body_len);
 		free(req->body);
@@ -889,8 +908,10 @@ http_conn_close(struct http_conn *conn)
 	c->nconns--;
 	if (c->depth > 0)
 		TAILQ_INSERT_TAIL(&c->dead_conns, conn, entry);
-	else
+	else {
+		free(conn->line);
 		free(conn);
+	}
 	/* A slot is free: someone may be waiting for it. */
 	if (!c->dead && !TAILQ_EMPTY(&c->pending))
 		event_active(c->ev_dispatch, EV_TIMEOUT, 1);
@@ -908,32 +929,32 @@ http_conn_fail_connect(struct http_conn *conn, enum http_error error,
 		http_request_finish(req, error, err, "%s", detail);
 }
 
-/*
- * The request head is built with plain copies: evbuffer_add_printf() made
- * a tenth of the instructions of a call through an HTTP server.
- */
+/* The request head, built with plain copies (see http_head_add()). */
 static void
-http_buffer_add_str(struct evbuffer *b, const char *s)
+http_head_put(char *buf, size_t *len, const char *s, size_t n)
 {
-	evbuffer_add(b, s, strlen(s));
+	memcpy(buf + *len, s, n);
+	*len += n;
 }
 
 static void
-http_buffer_add_size(struct evbuffer *b, size_t n)
+http_head_put_str(char *buf, size_t *len, const char *s)
 {
-	char	 digits[24], *p = digits + sizeof digits;
-
-	do
-		*--p = (char)('0' + n % 10);
-	while ((n /= 10) != 0);
-	evbuffer_add(b, p, (size_t)(digits + sizeof digits - p));
+	http_head_put(buf, len, s, strlen(s));
 }
+
+#define HTTP_UA_LINE	"\r\nUser-Agent: mcprelay/" PACKAGE_VERSION "\r\n"
 
 static void
 http_conn_start_exchange(struct http_conn *conn, struct http_request *req)
 {
 	struct http_client	*c = conn->c;
 	struct evbuffer		*out = bufferevent_get_output(conn->bev);
+	struct iovec		 iov[2];
+	char			 stack[2048], *head = stack, digits[24], *p;
+	size_t			 len = 0, need, n;
+	ssize_t			 sent = 0;
+	int			 with_length;
 
 	conn->req = req;
 	req->conn = conn;
@@ -948,34 +969,60 @@ http_conn_start_exchange(struct http_conn *conn, struct http_request *req)
 	conn->head_only = strcmp(req->method, "HEAD") == 0;
 	conn->remaining = 0;
 
-	/* Nothing goes out before the request is whole (below). */
-	bufferevent_disable(conn->bev, EV_WRITE);
-	http_buffer_add_str(out, req->method);
-	evbuffer_add(out, " ", 1);
-	http_buffer_add_str(out, req->target);
-	http_buffer_add_str(out, " HTTP/1.1\r\nHost: ");
-	http_buffer_add_str(out, c->host_header);
-	http_buffer_add_str(out, "\r\nUser-Agent: mcprelay/" PACKAGE_VERSION
-	    "\r\n");
-	evbuffer_add(out, evbuffer_pullup(req->head, -1),
-	    evbuffer_get_length(req->head));
-	if (req->has_body || strcmp(req->method, "POST") == 0 ||
-	    strcmp(req->method, "PUT") == 0) {
-		http_buffer_add_str(out, "Content-Length: ");
-		http_buffer_add_size(out, req->body_len);
-		evbuffer_add(out, "\r\n", 2);
+	with_length = req->has_body || strcmp(req->method, "POST") == 0 ||
+	    strcmp(req->method, "PUT") == 0;
+	p = digits + sizeof digits;
+	n = req->body_len;
+	do
+		*--p = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	need = strlen(req->method) + 1 + strlen(req->target) +
+	    sizeof " HTTP/1.1\r\nHost: " + strlen(c->host_header) +
+	    sizeof HTTP_UA_LINE + req->head_len + sizeof "Content-Length: " +
+	    sizeof digits + 4;
+	if (need > sizeof stack)
+		head = xmalloc(need);
+	http_head_put_str(head, &len, req->method);
+	http_head_put(head, &len, " ", 1);
+	http_head_put_str(head, &len, req->target);
+	http_head_put_str(head, &len, " HTTP/1.1\r\nHost: ");
+	http_head_put_str(head, &len, c->host_header);
+	http_head_put_str(head, &len, HTTP_UA_LINE);
+	if (req->head_len > 0)
+		http_head_put(head, &len, req->head, req->head_len);
+	if (with_length) {
+		http_head_put_str(head, &len, "Content-Length: ");
+		http_head_put(head, &len, p, (size_t)(digits + sizeof digits -
+		    p));
+		http_head_put(head, &len, "\r\n", 2);
 	}
-	evbuffer_add(out, "\r\n", 2);
-	if (req->body_len > 0)
-		evbuffer_add(out, req->body, req->body_len);
+	http_head_put(head, &len, "\r\n", 2);
+
 	/*
 	 * Written at once when the socket takes it, as it nearly always does
 	 * on a connected socket: waiting to be told it is writable costs two
 	 * epoll_ctl() and a turn of the loop per call.  What it does not
-	 * take, and any error, is the bufferevent's to deal with.
+	 * take, and any error, is the bufferevent's to deal with; anything
+	 * queued there already goes first.
 	 */
-	if (!c->tls)
-		(void)evbuffer_write(out, conn->fd);
+	iov[0].iov_base = head;
+	iov[0].iov_len = len;
+	iov[1].iov_base = req->body;
+	iov[1].iov_len = req->body_len;
+	if (!c->tls && evbuffer_get_length(out) == 0 &&
+	    (sent = sock_sendv(conn->fd, iov, req->body_len > 0 ? 2 : 1)) < 0)
+		sent = 0;
+	if ((size_t)sent < len)
+		evbuffer_add(out, head + sent, len - (size_t)sent);
+	if ((size_t)sent < len + req->body_len) {
+		n = (size_t)sent > len ? (size_t)sent - len : 0;
+		evbuffer_add(out, req->body + n, req->body_len - n);
+	}
+	if (head != stack) {
+		explicit_bzero(head, len);
+		free(head);
+	} else
+		explicit_bzero(stack, len);
 	bufferevent_enable(conn->bev, evbuffer_get_length(out) > 0 ?
 	    EV_READ | EV_WRITE : EV_READ);
 	http_conn_set_state(conn, CONN_BUSY);
@@ -1379,24 +1426,37 @@ http_conn_read_cb(struct bufferevent *bev, void *arg)
 
 /* ---- the response parser --------------------------------------------------- */
 
-/* A line of at most HTTP_LINE_MAX, CRLF or LF ended; NULL if not yet. */
+/*
+ * A line of at most HTTP_LINE_MAX, CRLF or LF ended, NUL-terminated in the
+ * connection's line buffer (valid until the next one); NULL if not yet.
+ * Not evbuffer_readln(): it allocates every line.
+ */
 static char *
 http_conn_line(struct http_conn *conn, int *too_long)
 {
-	struct evbuffer	*in = bufferevent_get_input(conn->bev);
-	char		*line;
-	size_t		 n;
+	struct evbuffer		*in = bufferevent_get_input(conn->bev);
+	struct evbuffer_ptr	 eol;
+	size_t			 eol_len, n;
 
 	*too_long = 0;
-	line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
-	if (line == NULL && evbuffer_get_length(in) > HTTP_LINE_MAX)
-		*too_long = 1;
-	if (line != NULL && n > HTTP_LINE_MAX) {
-		free(line);
+	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+	if (eol.pos < 0) {
+		if (evbuffer_get_length(in) > HTTP_LINE_MAX)
+			*too_long = 1;
+		return NULL;
+	}
+	if ((n = (size_t)eol.pos) > HTTP_LINE_MAX) {
 		*too_long = 1;
 		return NULL;
 	}
-	return line;
+	if (n + 1 > conn->line_cap) {
+		conn->line_cap = n + 1 > 256 ? n + 1 : 256;
+		conn->line = xrealloc(conn->line, conn->line_cap);
+	}
+	evbuffer_remove(in, conn->line, n);
+	evbuffer_drain(in, eol_len);
+	conn->line[n] = '\0';
+	return conn->line;
 }
 
 static int
@@ -1569,8 +1629,12 @@ http_conn_header_line(struct http_conn *conn, const char *line)
 	vlen = strlen(v);
 	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 		vlen--;
-	req->headers = xreallocarray(req->headers, req->nheaders + 1,
-	    sizeof *req->headers);
+	if (req->nheaders == req->headers_cap) {
+		req->headers_cap = req->headers_cap == 0 ? 8 :
+		    req->headers_cap * 2;
+		req->headers = xreallocarray(req->headers, req->headers_cap,
+		    sizeof *req->headers);
+	}
 	req->headers[req->nheaders].name = xstrndup(line,
 	    (size_t)(colon - line));
 	req->headers[req->nheaders].value = xstrndup(v, vlen);
@@ -1738,7 +1802,6 @@ http_conn_parse(struct http_conn *conn)
 					conn->rstate = READ_COMPLETE;
 				break;
 			}
-			free(line);
 			if (rc == -1)
 				return;
 			break;

@@ -5,7 +5,6 @@
  */
 #include "autoconf.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,12 +124,12 @@ char *
 request_text_with_id(const struct request *r, int64_t id, char *buf,
     size_t size, size_t *len, int *allocated)
 {
-	char	num[24];
+	char	num[JSONRPC_INT_TEXT];
 	size_t	nlen, tail;
 
 	if (r->text == NULL)
 		return NULL;
-	nlen = (size_t)snprintf(num, sizeof num, "%lld", (long long)id);
+	nlen = jsonrpc_int_text(id, num);
 	tail = r->text_len - r->id_end;
 	*len = r->id_start + nlen + tail;
 	*allocated = *len + 1 > size;

@@ -145,6 +145,11 @@ itest('a legacy client over HTTP gets the server\'s bytes, its own id in ' +
 	// A string id goes in as a string.
 	r = await s.post(call('x"1', 'plain_raw', { text: 'b' }));
 	assert.equal(r.body, raw('"x\\"1"', 'b'));
+	// An id above INT64_MAX goes back as it came.
+	r = await s.post('{"jsonrpc":"2.0","id":18446744073709551615,' +
+	    '"method":"tools/call","params":{"name":"plain_raw",' +
+	    '"arguments":{"text":"big"}}}');
+	assert.equal(r.body, raw('18446744073709551615', 'big'));
 
 	// HTTP upstream.
 	s = await initialize(d.mcpUrl('remote'));
@@ -188,10 +193,10 @@ itest('a legacy client over HTTP gets the server\'s bytes, its own id in ' +
 	const st = JSON.parse(execFileSync(bin.ctl, ['stats', '--json',
 	    '--socket', path.join(dir, 'control.sock')], { encoding: 'utf8' }));
 	const srv = Object.fromEntries(st.servers.map((x) => [x.name, x]));
-	assert.deepEqual([st.requests.ok, st.requests.error], [5, 1]);
+	assert.deepEqual([st.requests.ok, st.requests.error], [6, 1]);
 	assert.deepEqual([srv.plain.requests.total, srv.plain.requests.ok,
 	    srv.plain.requests.errors, srv.plain.latency.count,
-	    srv.plain.operations.execute_tool.successes], [5, 4, 1, 5, 5]);
+	    srv.plain.operations.execute_tool.successes], [6, 5, 1, 6, 6]);
 	assert.deepEqual([srv.remote.requests.ok, srv.remote.latency.count],
 	    [1, 1]);
 	assert.equal(srv.plain.requests.inFlight, 0);
