@@ -212,20 +212,50 @@ ready() {
 	return 1
 }
 
-start_stdio_targets() {
+# launch_TARGET: (re)start that target; measure() starts the proxies afresh
+# for every run (see there).  The direct demo server is the HTTP proxies'
+# upstream and is started once.
+launch_relay() { start_relay relay "$(stdio_server demo relay)"; }
+
+launch_supergateway() {
 	local p
-	start_relay relay "$(stdio_server demo relay)"
+	p=$(port)
+	start supergateway node "$SG" --stdio \
+	    "$DEMO --starts-log $work/supergateway.starts" \
+	    --outputTransport streamableHttp --stateful --port "$p" \
+	    --logLevel none
+	URL_supergateway=http://127.0.0.1:$p/mcp
+}
+
+launch_mcpproxy() {
+	local p
+	p=$(port)
+	start mcpproxy node "$MP" --host 127.0.0.1 --port "$p" \
+	    --server stream -- "$DEMO" --starts-log "$work/mcpproxy.starts"
+	URL_mcpproxy=http://127.0.0.1:$p/mcp
+}
+
+launch_relayhttp() {
+	start_relay relayhttp "$(printf 'demo:\n  type: http\n  url: %s\n' \
+	    "$URL_direct")"
+}
+
+launch_nginx() {
+	local p
+	p=$(port)
+	sed -e "s|@WORK@|$work|g" -e "s|@PORT@|$p|g" \
+	    -e "s|@UPSTREAM_PORT@|$DIRECT_PORT|g" \
+	    -e "s|@USER@|$([ "$(id -u)" -eq 0 ] && echo 'user root;')|" \
+	    "$src/bench/nginx.conf.in" >"$work/nginx.conf"
+	start nginx "$NGINX" -c "$work/nginx.conf" -p "$work"
+	URL_nginx=http://127.0.0.1:$p/mcp
+}
+
+start_stdio_targets() {
+	launch_relay
 	if [ $have_npm -eq 1 ]; then
-		p=$(port)
-		start supergateway node "$SG" --stdio \
-		    "$DEMO --starts-log $work/supergateway.starts" \
-		    --outputTransport streamableHttp --stateful --port "$p" \
-		    --logLevel none
-		URL_supergateway=http://127.0.0.1:$p/mcp
-		p=$(port)
-		start mcpproxy node "$MP" --host 127.0.0.1 --port "$p" \
-		    --server stream -- "$DEMO" --starts-log "$work/mcpproxy.starts"
-		URL_mcpproxy=http://127.0.0.1:$p/mcp
+		launch_supergateway
+		launch_mcpproxy
 	else
 		NA[supergateway]=$npm_why
 		NA[mcpproxy]=$npm_why
@@ -243,21 +273,15 @@ start_http_targets() {
 		[ -n "$p" ] && break
 		sleep 0.1
 	done
+	DIRECT_PORT=$p
 	URL_direct=http://127.0.0.1:$p/mcp
 	if [ ! -f "$src/daemon/upstream-http.c" ]; then
 		NA[relayhttp]="mcprelayd has no HTTP upstream transport yet (daemon/upstream-http.c is missing)"
 	else
-		start_relay relayhttp "$(printf 'demo:\n  type: http\n  url: %s\n' \
-		    "$URL_direct")"
+		launch_relayhttp
 	fi
 	if [ $have_nginx -eq 1 ]; then
-		i=$(port)
-		sed -e "s|@WORK@|$work|g" -e "s|@PORT@|$i|g" \
-		    -e "s|@UPSTREAM_PORT@|$p|g" \
-		    -e "s|@USER@|$([ "$(id -u)" -eq 0 ] && echo 'user root;')|" \
-		    "$src/bench/nginx.conf.in" >"$work/nginx.conf"
-		start nginx "$NGINX" -c "$work/nginx.conf" -p "$work"
-		URL_nginx=http://127.0.0.1:$i/mcp
+		launch_nginx
 	else
 		NA[nginx]="nginx is not installed"
 	fi
@@ -275,8 +299,18 @@ wrk_run() {
 	    grep '^WRK' || echo "WRK failed"
 }
 
-# measure TARGET...: a warm-up, then RUNS rounds over the targets in turn,
-# so that a change in the machine's load hits each of them alike.
+# warm TARGET: wrk for WARM seconds and 200 sequential calls, unmeasured.
+warm() {
+	[ $have_wrk -eq 1 ] && wrk_run "$1" "$WARM" >/dev/null
+	"$MCPBENCH" latency "$(url_of "$1")" -n 200 >/dev/null 2>&1
+}
+
+# measure TARGET...: RUNS rounds over the targets in turn, so that a change
+# in the machine's load hits each of them alike.  Every proxy (a target
+# with a launch_ function) is started afresh, and warmed up, for each run:
+# where the scheduler places a process and its peers on this machine's
+# cores sticks to it for its life and moves a sequential call's latency by
+# tens of microseconds, so runs of one process would be one sample of it.
 measure() {
 	local t m run line live=()
 	for t in "$@"; do
@@ -284,11 +318,18 @@ measure() {
 		ready "$t" && live+=("$t")
 	done
 	for t in "${live[@]}"; do
-		[ $have_wrk -eq 1 ] && wrk_run "$t" "$WARM" >/dev/null
-		"$MCPBENCH" latency "$(url_of "$t")" -n 200 >/dev/null 2>&1
+		warm "$t"
 	done
 	for run in $(seq "$RUNS"); do
 		for t in "${live[@]}"; do
+			if [ "$run" -gt 1 ] && declare -F "launch_$t" >/dev/null &&
+			    [ -z "${NA[$t]:-}" ]; then
+				stop "$(eval echo "\$pid_$t")"
+				"launch_$t"
+				ready "$t" || continue
+				warm "$t"
+			fi
+			[ -n "${NA[$t]:-}" ] && continue
 			log "$t: run $run of $RUNS"
 			if [ $have_wrk -eq 1 ]; then
 				line=$(wrk_run "$t" "$DUR")
@@ -440,8 +481,9 @@ report() {
 	## mcprelay benchmark
 
 	tools/call \`echo\` on loopback.  Load: wrk, $THREADS thread, $CONNS connections,
-	$RUNS runs of ${DUR} s after ${WARM} s of warm-up (req/s, p50, p99: medians of the
-	runs); sequential: one client, one session, $CALLS calls in a row per run.
+	$RUNS runs of ${DUR} s, each proxy started afresh and warmed up (${WARM} s) for every
+	run (req/s, p50, p99: medians of the runs; peak RSS: the last run's process);
+	sequential: one client, one session, $CALLS calls in a row per run.
 
 	Run $(date -u '+%Y-%m-%d %H:%M UTC') with \`make bench\` on mcprelay $(git -C "$src" describe --always --dirty 2>/dev/null || echo "(no git)").
 	Machine: $(nproc) cores, $(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1),
