@@ -15,6 +15,7 @@ libmcpcommon_a_SOURCES = \
 	common/sha256.c common/sha256.h \
 	common/bytes.c common/bytes.h \
 	common/names.c common/names.h \
-	common/sock.c common/sock.h
+	common/sock.c common/sock.h \
+	common/http-token.c common/http-token.h
 
 COMMON_LIBS = libmcpcommon.a $(LIBEVENT_LIBS) $(JSONC_LIBS)

@@ -31,6 +31,7 @@
 #include <json-c/json.h>
 
 #include "errors.h"
+#include "http-token.h"
 #include "httpd.h"
 #include "sock.h"
 #include "jsonrpc.h"
@@ -531,31 +532,6 @@ httpd_head_end(struct httpd_conn *c)
 	return 0;
 }
 
-/* RFC 9110 tchar, looked up: a header name's every byte is checked. */
-static const unsigned char httpd_tchar[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
-	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-	['`'] = 1, ['|'] = 1, ['~'] = 1,
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
-	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
-	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
-	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-	['Y'] = 1, ['Z'] = 1,
-	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
-	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-	['y'] = 1, ['z'] = 1,
-};
-
-static int
-httpd_is_tchar(unsigned char ch)
-{
-	return httpd_tchar[ch];
-}
-
 static enum httpd_method
 httpd_method_parse(const char *m, size_t n)
 {
@@ -670,15 +646,14 @@ httpd_parse_header(struct httpd_conn *c, char *line, size_t len)
 		return -1;
 	}
 	for (i = 0; line + i < colon; i++)
-		if (!httpd_is_tchar((unsigned char)line[i])) {
+		if (!http_is_tchar((unsigned char)line[i])) {
 			httpd_bad_request(c, "malformed header name");
 			return -1;
 		}
-	for (v = colon + 1; v < line + len; v++)
-		if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f) {
-			httpd_bad_request(c, "control character in a header");
-			return -1;
-		}
+	if (http_has_ctl(colon + 1, (size_t)(line + len - colon - 1))) {
+		httpd_bad_request(c, "control character in a header");
+		return -1;
+	}
 	if (r->nheaders == HTTPD_MAX_HEADERS) {
 		httpd_conn_error(c, 431, "Request Header Fields Too Large",
 		    RELAY_ERR_LIMIT, "Request Header Fields Too Large: more "

@@ -23,6 +23,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "http-token.h"
 #include "httpd.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -636,6 +637,57 @@ START_TEST(test_query_param)
 }
 END_TEST
 
+/* ---- header bytes ---------------------------------------------------- */
+
+static int
+ctl_by_byte(const unsigned char *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* Eight bytes at a time must find exactly what one at a time finds. */
+START_TEST(test_has_ctl_agrees_with_a_byte_loop)
+{
+	unsigned char	buf[40];
+	unsigned	seed = 1;
+	size_t		n, at, k;
+	int		b, hits = 0;
+
+	/* Every byte value at every place, in plain text and in bytes from
+	 * 0x80 up (allowed, and where a borrow could go wrong). */
+	for (n = 1; n <= 24; n++)
+		for (at = 0; at < n; at++)
+			for (b = 0; b < 256; b++) {
+				memset(buf, at % 2 ? 'a' : 0xff, n);
+				buf[at] = (unsigned char)b;
+				ck_assert_msg(http_has_ctl((char *)buf, n) ==
+				    ctl_by_byte(buf, n), "n %zu at %zu byte "
+				    "0x%02x", n, at, b);
+			}
+	/* Random bytes, mostly printable, sometimes anything. */
+	for (k = 0; k < 200000; k++) {
+		n = (seed = seed * 1103515245 + 12345) % sizeof buf;
+		for (at = 0; at < n; at++) {
+			seed = seed * 1103515245 + 12345;
+			buf[at] = (seed >> 16) % 50 == 0 ?
+			    (unsigned char)(seed >> 8) :
+			    (unsigned char)(0x20 + (seed >> 8) % 0x5f);
+		}
+		ck_assert_int_eq(http_has_ctl((char *)buf, n),
+		    ctl_by_byte(buf, n));
+		hits += ctl_by_byte(buf, n);
+	}
+	/* Both answers came up often. */
+	ck_assert_int_gt(hits, 5000);
+	ck_assert_int_lt(hits, 180000);
+}
+END_TEST
+
 static Suite *
 httpd_suite(void)
 {
@@ -659,6 +711,10 @@ httpd_suite(void)
 	tcase_add_test(tc, test_read_timeout);
 	tcase_add_test(tc, test_idle_timeout);
 	tcase_add_test(tc, test_query_param);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("header bytes");
+	tcase_add_test(tc, test_has_ctl_agrees_with_a_byte_loop);
 	suite_add_tcase(s, tc);
 	return s;
 }
