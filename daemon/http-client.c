@@ -3,6 +3,13 @@
  * exchange at a time per connection, connections kept alive and reused,
  * names resolved with evdns, https through the TLS module's filter over the
  * TCP bufferevent (tls.h), response bodies decoded as they arrive.
+ *
+ * Responses are parsed from one flat buffer per connection.  Over plain TCP
+ * the connection reads it with recv() itself: the bufferevent only connects
+ * and writes what the socket does not take at once, as its read path costs
+ * an ioctl(FIONREAD), an evbuffer chain and a deferred callback per read,
+ * which is a fair part of what a proxied call costs.  Over TLS the filter
+ * reads and its input is moved to the buffer.
  */
 #include "autoconf.h"
 
@@ -29,6 +36,7 @@
 
 #include "compat-queue.h"
 #include "http-client.h"
+#include "http-token.h"
 #include "log.h"
 #include "sock.h"
 #include "sse.h"
@@ -37,8 +45,9 @@
 
 /* Longest status, header, chunk-size or trailer line. */
 #define HTTP_LINE_MAX	(16u * 1024)
-/* Bytes taken off a connection's input per step. */
-#define HTTP_READ_STEP	(16u * 1024)
+/* A connection's input buffer at first, and the least room for a read. */
+#define HTTP_IN_SIZE	(16u * 1024)
+#define HTTP_READ_MIN	(4u * 1024)
 
 enum http_conn_state {
 	CONN_RESOLVING,		/* waiting for evdns */
@@ -126,10 +135,13 @@ struct http_request {
 
 	/* The response. */
 	struct http_response		 resp;
-	struct http_header		*headers;
+	/* The reason, then each header's name and value, NUL-ended. */
+	char				*hbuf;
+	size_t				 hbuf_len, hbuf_cap;
+	struct http_header		*headers;	/* into hbuf */
 	size_t				 nheaders, headers_cap;
+	int				 indexed;	/* headers[] set */
 	size_t				 header_bytes;
-	char				*reason;
 	int				 got_bytes;	/* any of the response */
 	struct sse_parser		*sse;
 	char				*rbody;
@@ -146,6 +158,7 @@ struct http_conn {
 	enum http_conn_state		 state;
 	struct bufferevent		*bev;	/* TCP, or the TLS filter */
 	evutil_socket_t			 fd;
+	struct event			*ev_read;	/* plain TCP */
 	struct evutil_addrinfo		*ai;	/* addresses to try */
 	struct evutil_addrinfo		*ai_next;
 	struct http_dns_query		*query;
@@ -161,8 +174,10 @@ struct http_conn {
 	int				 keepalive;
 	int				 head_only;	/* HEAD, 1xx, 204, 304 */
 	uint64_t			 remaining;	/* length or chunk */
-	char				*line;		/* the line read last */
-	size_t				 line_cap;
+
+	/* Input not parsed yet: in[in_off..in_len). */
+	char				*in;
+	size_t				 in_off, in_len, in_cap;
 
 	TAILQ_ENTRY(http_conn)		 entry;		/* conns or dead */
 };
@@ -205,6 +220,7 @@ static void	http_dispatch_cb(evutil_socket_t, short, void *);
 static void	http_conn_timer_cb(evutil_socket_t, short, void *);
 static void	http_conn_step_cb(evutil_socket_t, short, void *);
 static void	http_conn_read_cb(struct bufferevent *, void *);
+static void	http_conn_recv_cb(evutil_socket_t, short, void *);
 static void	http_conn_event_cb(struct bufferevent *, short, void *);
 static void	http_conn_connect_next(struct http_conn *);
 static void	http_conn_close(struct http_conn *);
@@ -417,7 +433,7 @@ http_client_release(struct http_client *c)
 		return;
 	while ((conn = TAILQ_FIRST(&c->dead_conns)) != NULL) {
 		TAILQ_REMOVE(&c->dead_conns, conn, entry);
-		free(conn->line);
+		free(conn->in);
 		free(conn);
 	}
 	while ((req = TAILQ_FIRST(&c->dead_reqs)) != NULL) {
@@ -574,16 +590,12 @@ http_request_new(struct http_client *c, const char *method,
 	return req;
 }
 
-static int
-http_token_char(int ch)
-{
-	return isalnum(ch) || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) !=
-	    NULL);
-}
-
-/* Plain copies into one array: an evbuffer costs several times as much. */
+/*
+ * The request head is built with plain copies into one array: an evbuffer
+ * costs several times as much.
+ */
 static void
-http_head_add(struct http_request *req, const char *s, size_t n)
+http_head_reserve(struct http_request *req, size_t n)
 {
 	if (req->head_len + n > req->head_cap) {
 		req->head_cap = req->head_cap == 0 ? 256 : req->head_cap;
@@ -591,34 +603,41 @@ http_head_add(struct http_request *req, const char *s, size_t n)
 			req->head_cap *= 2;
 		req->head = xrealloc(req->head, req->head_cap);
 	}
-	memcpy(req->head + req->head_len, s, n);
-	req->head_len += n;
+}
+
+static void
+http_head_put(char *buf, size_t *len, const char *s, size_t n)
+{
+	memcpy(buf + *len, s, n);
+	*len += n;
+}
+
+static void
+http_head_put_str(char *buf, size_t *len, const char *s)
+{
+	http_head_put(buf, len, s, strlen(s));
 }
 
 int
 http_request_add_header(struct http_request *req, const char *name,
     const char *value)
 {
-	const char	*p;
+	size_t	nlen, vlen;
 
-	if (*name == '\0') {
+	for (nlen = 0; name[nlen] != '\0'; nlen++)
+		if (!http_is_tchar((unsigned char)name[nlen]))
+			break;
+	if (nlen == 0 || name[nlen] != '\0' ||
+	    strpbrk(value, "\r\n") != NULL) {
 		errno = EINVAL;
 		return -1;
 	}
-	for (p = name; *p != '\0'; p++) {
-		if (!http_token_char((unsigned char)*p)) {
-			errno = EINVAL;
-			return -1;
-		}
-	}
-	if (strpbrk(value, "\r\n") != NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	http_head_add(req, name, (size_t)(p - name));
-	http_head_add(req, ": ", 2);
-	http_head_add(req, value, strlen(value));
-	http_head_add(req, "\r\n", 2);
+	vlen = strlen(value);
+	http_head_reserve(req, nlen + vlen + 4);
+	http_head_put(req->head, &req->head_len, name, nlen);
+	http_head_put(req->head, &req->head_len, ": ", 2);
+	http_head_put(req->head, &req->head_len, value, vlen);
+	http_head_put(req->head, &req->head_len, "\r\n", 2);
 	return 0;
 }
 
@@ -661,21 +680,58 @@ http_request_start(struct http_request *req)
 	event_active(c->ev_dispatch, EV_TIMEOUT, 1);
 }
 
+/* The response's strings are kept in one buffer, kept for the next. */
+/* A string into the response's buffer, NUL-ended. */
+static void
+http_request_hbuf_put(struct http_request *req, const char *s, size_t n)
+{
+	if (req->hbuf_len + n + 1 > req->hbuf_cap) {
+		req->hbuf_cap = req->hbuf_cap == 0 ? 512 : req->hbuf_cap;
+		while (req->hbuf_len + n + 1 > req->hbuf_cap)
+			req->hbuf_cap *= 2;
+		req->hbuf = xrealloc(req->hbuf, req->hbuf_cap);
+	}
+	memcpy(req->hbuf + req->hbuf_len, s, n);
+	req->hbuf[req->hbuf_len + n] = '\0';
+	req->hbuf_len += n + 1;
+}
+
+/* Point the response's reason and headers into the buffer, now it is done
+ * growing. */
+static void
+http_request_index_headers(struct http_request *req)
+{
+	char	*p = req->hbuf;
+	size_t	 i;
+
+	if (req->indexed)
+		return;
+	req->indexed = 1;
+	if (req->nheaders > req->headers_cap) {
+		req->headers_cap = req->nheaders;
+		req->headers = xreallocarray(req->headers, req->headers_cap,
+		    sizeof *req->headers);
+	}
+	req->resp.reason = p != NULL ? p : "";
+	if (p != NULL)
+		p += strlen(p) + 1;
+	for (i = 0; i < req->nheaders; i++) {
+		req->headers[i].name = p;
+		p += strlen(p) + 1;
+		req->headers[i].value = p;
+		p += strlen(p) + 1;
+	}
+	req->resp.headers = req->headers;
+	req->resp.nheaders = req->nheaders;
+}
+
 static void
 http_request_reset_response(struct http_request *req)
 {
-	size_t	i;
-
-	for (i = 0; i < req->nheaders; i++) {
-		free(req->headers[i].name);
-		free(req->headers[i].value);
-	}
-	free(req->headers);
-	req->headers = NULL;
-	req->nheaders = req->headers_cap = 0;
+	req->hbuf_len = 0;
+	req->nheaders = 0;
+	req->indexed = 0;
 	req->header_bytes = 0;
-	free(req->reason);
-	req->reason = NULL;
 	memset(&req->resp, 0, sizeof req->resp);
 	sse_parser_free(req->sse);
 	req->sse = NULL;
@@ -689,6 +745,8 @@ static void
 http_request_destroy(struct http_request *req)
 {
 	http_request_reset_response(req);
+	free(req->hbuf);
+	free(req->headers);
 	if (req->head != NULL) {
 		/* It may have carried a token (Authorization). */
 		explicit_bzero(req->head, req->head_len);
@@ -796,8 +854,7 @@ http_request_finish(struct http_request *req, enum http_error error, int err,
 	res.err = err;
 	res.detail = detail;
 	if (req->resp.status != 0) {
-		req->resp.headers = req->headers;
-		req->resp.nheaders = req->nheaders;
+		http_request_index_headers(req);
 		res.response = &req->resp;
 	}
 	/* Half a body is no body. */
@@ -845,13 +902,14 @@ http_conn_set_state(struct http_conn *conn, enum http_conn_state state)
 	case CONN_HANDSHAKE:
 		/* The connect timeout runs on from the first of them. */
 		break;
+	/* Adding a pending timer moves it: no evtimer_del() first. */
 	case CONN_BUSY:
-		evtimer_del(conn->timer);
 		if (conn->req != NULL && conn->req->timeout > 0)
 			http_timer_arm(conn->timer, conn->req->timeout);
+		else
+			evtimer_del(conn->timer);
 		break;
 	case CONN_IDLE:
-		evtimer_del(conn->timer);
 		http_timer_arm(conn->timer, c->idle_timeout);
 		break;
 	case CONN_CLOSED:
@@ -871,6 +929,12 @@ http_conn_free_addrs(struct http_conn *conn)
 static void
 http_conn_drop_bev(struct http_conn *conn)
 {
+	/* Before the bufferevent closes the socket under it. */
+	if (conn->ev_read != NULL) {
+		event_free(conn->ev_read);
+		conn->ev_read = NULL;
+	}
+	conn->in_off = conn->in_len = 0;
 	if (conn->bev != NULL) {
 		bufferevent_free(conn->bev);
 		conn->bev = NULL;
@@ -909,7 +973,7 @@ http_conn_close(struct http_conn *conn)
 	if (c->depth > 0)
 		TAILQ_INSERT_TAIL(&c->dead_conns, conn, entry);
 	else {
-		free(conn->line);
+		free(conn->in);
 		free(conn);
 	}
 	/* A slot is free: someone may be waiting for it. */
@@ -927,20 +991,6 @@ http_conn_fail_connect(struct http_conn *conn, enum http_error error,
 	http_conn_close(conn);
 	if (req != NULL)
 		http_request_finish(req, error, err, "%s", detail);
-}
-
-/* The request head, built with plain copies (see http_head_add()). */
-static void
-http_head_put(char *buf, size_t *len, const char *s, size_t n)
-{
-	memcpy(buf + *len, s, n);
-	*len += n;
-}
-
-static void
-http_head_put_str(char *buf, size_t *len, const char *s)
-{
-	http_head_put(buf, len, s, strlen(s));
 }
 
 #define HTTP_UA_LINE	"\r\nUser-Agent: mcprelay/" PACKAGE_VERSION "\r\n"
@@ -1023,9 +1073,20 @@ http_conn_start_exchange(struct http_conn *conn, struct http_request *req)
 		free(head);
 	} else
 		explicit_bzero(stack, len);
-	bufferevent_enable(conn->bev, evbuffer_get_length(out) > 0 ?
-	    EV_READ | EV_WRITE : EV_READ);
+	if (c->tls)
+		bufferevent_enable(conn->bev, evbuffer_get_length(out) > 0 ?
+		    EV_READ | EV_WRITE : EV_READ);
+	else if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(conn->bev, EV_WRITE);
 	http_conn_set_state(conn, CONN_BUSY);
+}
+
+/* Bytes have come that nobody has parsed yet. */
+static int
+http_conn_has_input(struct http_conn *conn)
+{
+	return conn->in_len > conn->in_off || (conn->c->tls &&
+	    evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0);
 }
 
 /* An idle connection the server closed meanwhile is no use. */
@@ -1035,8 +1096,7 @@ http_conn_still_open(struct http_conn *conn)
 	char	b;
 	ssize_t	n;
 
-	if (conn->fd == -1 ||
-	    evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0)
+	if (conn->fd == -1 || http_conn_has_input(conn))
 		return 0;
 	n = recv(conn->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n == -1)
@@ -1104,13 +1164,22 @@ http_conn_ready(struct http_conn *conn)
 		log_debug("%s: connected to %s%s%s", c->name, conn->peer,
 		    c->tls ? " with " : "", c->tls ?
 		    c->tls_mod->version(conn->bev) : "");
+	if (!c->tls) {
+		/* Added for good: an idle connection is closed on EOF. */
+		conn->ev_read = event_new(c->base, conn->fd,
+		    EV_READ | EV_PERSIST, http_conn_recv_cb, conn);
+		if (conn->ev_read == NULL || event_add(conn->ev_read,
+		    NULL) == -1)
+			fatalx("%s: event_new", __func__);
+	}
 	if (req == NULL)
 		req = TAILQ_FIRST(&c->pending);
 	if (req != NULL) {
 		http_conn_start_exchange(conn, req);
 		return;
 	}
-	bufferevent_enable(conn->bev, EV_READ);
+	if (c->tls)
+		bufferevent_enable(conn->bev, EV_READ);
 	http_conn_set_state(conn, CONN_IDLE);
 }
 
@@ -1348,13 +1417,43 @@ http_conn_fail_exchange(struct http_conn *conn, enum http_error error,
 		http_request_finish(req, error, err, "%s", detail);
 }
 
+/* The server closed (eof) or the socket failed (err): the exchange ends. */
+static void
+http_conn_ended(struct http_conn *conn, int eof, int err)
+{
+	struct http_client	*c = conn->c;
+	char			 buf[256];
+
+	if (conn->state != CONN_BUSY) {
+		/* An idle connection closed by the server, or a late event. */
+		http_conn_close(conn);
+		return;
+	}
+	/* Whatever came before the end counts. */
+	http_conn_parse(conn);
+	if (c->dead || conn->state != CONN_BUSY)
+		return;
+	if (eof && conn->rstate == READ_BODY_EOF) {
+		conn->rstate = READ_COMPLETE;
+		conn->keepalive = 0;
+		http_conn_parse(conn);
+		return;
+	}
+	if (eof)
+		snprintf(buf, sizeof buf, "%s closed the connection before "
+		    "the response was complete", conn->peer);
+	else
+		snprintf(buf, sizeof buf, "connection to %s failed: %s",
+		    conn->peer, err != 0 ? strerror(err) : "TLS error");
+	http_conn_fail_exchange(conn, HTTP_ERR_RESET, eof ? 0 : err, buf);
+}
+
 static void
 http_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct http_conn	*conn = arg;
 	struct http_client	*c = conn->c;
 	int			 err = EVUTIL_SOCKET_ERROR();
-	char			 buf[256];
 
 	http_client_hold(c);
 	switch (conn->state) {
@@ -1377,42 +1476,41 @@ http_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		else
 			http_conn_tls_failed(conn);
 		break;
-	case CONN_BUSY:
-		/* Whatever came before the end counts. */
-		http_conn_parse(conn);
-		if (c->dead || conn->state != CONN_BUSY)
-			break;
-		if ((what & BEV_EVENT_EOF) && conn->rstate == READ_BODY_EOF) {
-			conn->rstate = READ_COMPLETE;
-			conn->keepalive = 0;
-			http_conn_parse(conn);
-			break;
-		}
-		if (what & BEV_EVENT_EOF)
-			snprintf(buf, sizeof buf, "%s closed the connection "
-			    "before the response was complete", conn->peer);
-		else
-			snprintf(buf, sizeof buf, "connection to %s failed: "
-			    "%s", conn->peer, err != 0 ? strerror(err) :
-			    "TLS error");
-		http_conn_fail_exchange(conn, HTTP_ERR_RESET,
-		    (what & BEV_EVENT_EOF) ? 0 : err, buf);
-		break;
 	default:
-		/* An idle connection closed by the server, or a late event. */
-		http_conn_close(conn);
+		http_conn_ended(conn, (what & BEV_EVENT_EOF) != 0, err);
 		break;
 	}
 	http_client_release(c);
 }
 
+/* Room for at least want more bytes at the end of the input. */
 static void
-http_conn_read_cb(struct bufferevent *bev, void *arg)
+http_conn_in_room(struct http_conn *conn, size_t want)
 {
-	struct http_conn	*conn = arg;
+	size_t	avail = conn->in_len - conn->in_off, cap;
+
+	if (avail == 0)
+		conn->in_off = conn->in_len = 0;
+	else if (conn->in_off > 0 && conn->in_cap - conn->in_len < want) {
+		memmove(conn->in, conn->in + conn->in_off, avail);
+		conn->in_off = 0;
+		conn->in_len = avail;
+	}
+	if (conn->in_cap - conn->in_len >= want)
+		return;
+	cap = conn->in_cap == 0 ? HTTP_IN_SIZE : conn->in_cap;
+	while (cap - conn->in_len < want)
+		cap *= 2;
+	conn->in = xrealloc(conn->in, cap);
+	conn->in_cap = cap;
+}
+
+/* New input: parse it, or drop the connection it should not have come on. */
+static void
+http_conn_input(struct http_conn *conn)
+{
 	struct http_client	*c = conn->c;
 
-	http_client_hold(c);
 	if (conn->state == CONN_BUSY)
 		http_conn_parse(conn);
 	else if (conn->state == CONN_IDLE) {
@@ -1421,42 +1519,74 @@ http_conn_read_cb(struct bufferevent *bev, void *arg)
 		    c->name, conn->peer);
 		http_conn_close(conn);
 	}
+}
+
+/* Plain TCP: what the socket has, into the input buffer. */
+static void
+http_conn_recv_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn	*conn = arg;
+	struct http_client	*c = conn->c;
+	ssize_t			 n;
+
+	http_client_hold(c);
+	http_conn_in_room(conn, HTTP_READ_MIN);
+	n = recv(fd, conn->in + conn->in_len, conn->in_cap - conn->in_len, 0);
+	if (n > 0) {
+		conn->in_len += (size_t)n;
+		http_conn_input(conn);
+	} else if (n == 0)
+		http_conn_ended(conn, 1, 0);
+	else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		http_conn_ended(conn, 0, errno);
+	http_client_release(c);
+}
+
+/* TLS: what the filter decrypted, moved into the input buffer. */
+static void
+http_conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct http_conn	*conn = arg;
+	struct http_client	*c = conn->c;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	size_t			 n = evbuffer_get_length(in);
+
+	http_client_hold(c);
+	http_conn_in_room(conn, n);
+	evbuffer_remove(in, conn->in + conn->in_len, n);
+	conn->in_len += n;
+	http_conn_input(conn);
 	http_client_release(c);
 }
 
 /* ---- the response parser --------------------------------------------------- */
 
 /*
- * A line of at most HTTP_LINE_MAX, CRLF or LF ended, NUL-terminated in the
- * connection's line buffer (valid until the next one); NULL if not yet.
- * Not evbuffer_readln(): it allocates every line.
+ * A line of at most HTTP_LINE_MAX, CRLF or LF ended, NUL-terminated in place
+ * in the input buffer (valid until the next read); NULL if not all in yet.
  */
 static char *
 http_conn_line(struct http_conn *conn, int *too_long)
 {
-	struct evbuffer		*in = bufferevent_get_input(conn->bev);
-	struct evbuffer_ptr	 eol;
-	size_t			 eol_len, n;
+	char	*p = conn->in + conn->in_off, *nl;
+	size_t	 avail = conn->in_len - conn->in_off, n;
 
 	*too_long = 0;
-	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
-	if (eol.pos < 0) {
-		if (evbuffer_get_length(in) > HTTP_LINE_MAX)
+	if ((nl = memchr(p, '\n', avail)) == NULL) {
+		if (avail > HTTP_LINE_MAX)
 			*too_long = 1;
 		return NULL;
 	}
-	if ((n = (size_t)eol.pos) > HTTP_LINE_MAX) {
+	n = (size_t)(nl - p);
+	conn->in_off += n + 1;
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	if (n > HTTP_LINE_MAX) {
 		*too_long = 1;
 		return NULL;
 	}
-	if (n + 1 > conn->line_cap) {
-		conn->line_cap = n + 1 > 256 ? n + 1 : 256;
-		conn->line = xrealloc(conn->line, conn->line_cap);
-	}
-	evbuffer_remove(in, conn->line, n);
-	evbuffer_drain(in, eol_len);
-	conn->line[n] = '\0';
-	return conn->line;
+	p[n] = '\0';
+	return p;
 }
 
 static int
@@ -1498,9 +1628,7 @@ http_conn_headers_done(struct http_conn *conn)
 	unsigned long long	 len;
 	char			*ep;
 
-	r->headers = req->headers;
-	r->nheaders = req->nheaders;
-	r->reason = req->reason != NULL ? req->reason : "";
+	http_request_index_headers(req);
 	connhdr = http_response_header(r, "Connection");
 	conn->keepalive = r->minor >= 1 ? !(connhdr != NULL &&
 	    http_header_has_token(connhdr, "close")) : (connhdr != NULL &&
@@ -1588,8 +1716,9 @@ http_conn_status_line(struct http_conn *conn, const char *line)
 	}
 	req->resp.status = status;
 	req->resp.minor = minor;
-	free(req->reason);
-	req->reason = xstrdup(line[12] == ' ' ? line + 13 : "");
+	req->hbuf_len = 0;
+	http_request_hbuf_put(req, line + (line[12] == ' ' ? 13 : 12),
+	    strlen(line + (line[12] == ' ' ? 13 : 12)));
 	conn->rstate = READ_HEADERS;
 	return 0;
 }
@@ -1629,15 +1758,8 @@ http_conn_header_line(struct http_conn *conn, const char *line)
 	vlen = strlen(v);
 	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 		vlen--;
-	if (req->nheaders == req->headers_cap) {
-		req->headers_cap = req->headers_cap == 0 ? 8 :
-		    req->headers_cap * 2;
-		req->headers = xreallocarray(req->headers, req->headers_cap,
-		    sizeof *req->headers);
-	}
-	req->headers[req->nheaders].name = xstrndup(line,
-	    (size_t)(colon - line));
-	req->headers[req->nheaders].value = xstrndup(v, vlen);
+	http_request_hbuf_put(req, line, (size_t)(colon - line));
+	http_request_hbuf_put(req, v, vlen);
 	req->nheaders++;
 	return 0;
 }
@@ -1680,24 +1802,24 @@ http_conn_body(struct http_conn *conn, const char *data, size_t len)
 	return 0;
 }
 
-/* Move up to max body bytes from the input to the body; -1 if stopped. */
+/*
+ * Up to max body bytes from the input to the body; -1 if stopped.  The
+ * buffer outlives a callback that closes the connection: a closed one is
+ * freed by the outermost http_client_release().
+ */
 static int
 http_conn_take_body(struct http_conn *conn, uint64_t max, size_t *took)
 {
-	struct evbuffer	*in = bufferevent_get_input(conn->bev);
-	char		 buf[HTTP_READ_STEP];
-	size_t		 n = evbuffer_get_length(in);
+	const char	*data = conn->in + conn->in_off;
+	size_t		 n = conn->in_len - conn->in_off;
 
 	if (n > max)
 		n = (size_t)max;
-	if (n > sizeof buf)
-		n = sizeof buf;
 	*took = n;
 	if (n == 0)
 		return 0;
-	/* Copied out first: a callback may close the connection. */
-	evbuffer_remove(in, buf, n);
-	return http_conn_body(conn, buf, n);
+	conn->in_off += n;
+	return http_conn_body(conn, data, n);
 }
 
 static int
@@ -1735,8 +1857,7 @@ http_conn_complete(struct http_conn *conn)
 	int			 keep;
 
 	keep = conn->keepalive && evbuffer_get_length(bufferevent_get_output(
-	    conn->bev)) == 0 && evbuffer_get_length(bufferevent_get_input(
-	    conn->bev)) == 0;
+	    conn->bev)) == 0 && !http_conn_has_input(conn);
 	conn->req = NULL;
 	req->conn = NULL;
 	if (keep) {
@@ -1752,14 +1873,12 @@ static void
 http_conn_parse(struct http_conn *conn)
 {
 	struct http_client	*c = conn->c;
-	struct evbuffer		*in;
 	char			*line;
 	size_t			 took;
 	int			 too_long, rc;
 
 	while (!c->dead && conn->state == CONN_BUSY && conn->req != NULL) {
-		in = bufferevent_get_input(conn->bev);
-		if (evbuffer_get_length(in) > 0)
+		if (conn->in_len > conn->in_off)
 			conn->req->got_bytes = 1;
 		switch (conn->rstate) {
 		case READ_STATUS:

@@ -55,6 +55,11 @@ struct raw_srv {
 	const char		*reply;		/* per request */
 	int			 close_after;	/* close once written */
 	int			 silent;	/* read, never answer */
+	size_t			 piece;		/* >0: reply that many bytes
+						   at a time, 1 ms apart */
+	struct event		*ev_piece;
+	struct bufferevent	*piece_bev;
+	size_t			 piece_off;
 	struct bufferevent	*bevs[RAW_MAXCONNS];
 	int			 nconns;
 	int			 nreqs;
@@ -77,6 +82,26 @@ raw_write_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* The next piece of the reply, so that the client reads it in pieces. */
+static void
+raw_piece_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct raw_srv	*r = arg;
+	struct timeval	 tv = { 0, 1000 };
+	size_t		 len = strlen(r->reply), n = r->piece;
+
+	if (n > len - r->piece_off)
+		n = len - r->piece_off;
+	bufferevent_write(r->piece_bev, r->reply + r->piece_off, n);
+	r->piece_off += n;
+	if (r->piece_off < len) {
+		if (r->ev_piece == NULL)
+			r->ev_piece = evtimer_new(r->base, raw_piece_cb, r);
+		evtimer_add(r->ev_piece, &tv);
+	} else
+		bufferevent_enable(r->piece_bev, EV_WRITE);
+}
+
 static void
 raw_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -97,6 +122,12 @@ raw_read_cb(struct bufferevent *bev, void *arg)
 	r->nreqs++;
 	if (r->silent)
 		return;
+	if (r->piece > 0) {
+		r->piece_bev = bev;
+		r->piece_off = 0;
+		raw_piece_cb(-1, 0, r);
+		return;
+	}
 	bufferevent_write(bev, r->reply, strlen(r->reply));
 	/* Only now: the write callback then means "reply written". */
 	bufferevent_enable(bev, EV_WRITE);
@@ -181,6 +212,8 @@ raw_stop(struct raw_srv *r)
 {
 	int	i;
 
+	if (r->ev_piece != NULL)
+		event_free(r->ev_piece);
 	for (i = 0; i < r->nconns; i++)
 		if (r->bevs[i] != NULL)
 			bufferevent_free(r->bevs[i]);
@@ -467,6 +500,8 @@ struct res {
 	char			 x_test[64];
 	char			 body[4096];
 	size_t			 body_len;
+	int			 big;		/* body not kept: only its sum */
+	unsigned long		 body_sum;
 	int			 nresponse;
 	int			 sse;
 	int			 nevents;
@@ -576,6 +611,17 @@ res_event_cb(struct http_request *req, const struct sse_event *ev, void *arg)
 	}
 }
 
+static unsigned long
+body_sum(const char *p, size_t len)
+{
+	unsigned long	sum = 5381;
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+		sum = sum * 33 + (unsigned char)p[i];
+	return sum;
+}
+
 static void
 res_done_cb(struct http_request *req, const struct http_result *r, void *arg)
 {
@@ -586,9 +632,12 @@ res_done_cb(struct http_request *req, const struct http_result *r, void *arg)
 	res->error = r->error;
 	res->err = r->err;
 	snprintf(res->detail, sizeof res->detail, "%s", r->detail);
-	ck_assert_uint_lt(r->body_len, sizeof res->body);
-	memcpy(res->body, r->body, r->body_len + 1);
 	res->body_len = r->body_len;
+	res->body_sum = body_sum(r->body, r->body_len);
+	if (!res->big) {
+		ck_assert_uint_lt(r->body_len, sizeof res->body);
+		memcpy(res->body, r->body, r->body_len + 1);
+	}
 	if (r->response != NULL)
 		res->status = r->response->status;
 	id = http_request_last_event_id(req);
@@ -1135,6 +1184,76 @@ START_TEST(test_raw_responses)
 }
 END_TEST
 
+/* Lines and chunks cut across reads, twice on one connection. */
+START_TEST(test_response_read_in_pieces)
+{
+	struct fx	fx;
+	struct res	res;
+	int		i;
+
+	fx_setup(&fx);
+	raw_start(&fx.raw, fx.base, "HTTP/1.1 200 OK\r\nX-Test: split\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world"
+	    "\r\n0\r\n\r\n");
+	fx.have_raw = 1;
+	fx.raw.piece = 3;
+	fx_client(&fx, "127.0.0.1", fx.raw.port, 0, NULL);
+	for (i = 0; i < 2; i++) {
+		fx_get(&fx, &res, "/p");
+		run_until(&fx, &res.ndone, 1);
+		ck_assert_msg(res.error == HTTP_ERR_NONE, "%d: %s", i,
+		    res.detail);
+		ck_assert_int_eq(res.status, 200);
+		ck_assert_str_eq(res.x_test, "split");
+		ck_assert_str_eq(res.body, "hello world");
+	}
+	ck_assert_int_eq(fx.raw.nconns, 1);
+	fx_teardown(&fx);
+}
+END_TEST
+
+/* A body many reads long, then a line over the limit. */
+START_TEST(test_long_body_and_too_long_line)
+{
+	static char	reply[300000];
+	struct fx	fx;
+	struct res	res;
+	size_t		head, i;
+
+	head = (size_t)snprintf(reply, sizeof reply, "HTTP/1.1 200 OK\r\n"
+	    "Content-Length: 200000\r\n\r\n");
+	for (i = 0; i < 200000; i++)
+		reply[head + i] = (char)('a' + i % 26);
+	reply[head + i] = '\0';
+	fx_setup(&fx);
+	raw_start(&fx.raw, fx.base, reply);
+	fx.have_raw = 1;
+	fx_client(&fx, "127.0.0.1", fx.raw.port, 0, NULL);
+	fx_get(&fx, &res, "/big");
+	res.big = 1;
+	run_until(&fx, &res.ndone, 1);
+	ck_assert_msg(res.error == HTTP_ERR_NONE, "%s", res.detail);
+	ck_assert_uint_eq(res.body_len, 200000);
+	ck_assert_uint_eq(res.body_sum, body_sum(reply + head, 200000));
+	fx_teardown(&fx);
+
+	head = (size_t)snprintf(reply, sizeof reply, "HTTP/1.1 200 OK\r\n"
+	    "X-Long: ");
+	memset(reply + head, 'x', 20000);
+	snprintf(reply + head + 20000, sizeof reply - head - 20000,
+	    "\r\nContent-Length: 2\r\n\r\nok");
+	fx_setup(&fx);
+	raw_start(&fx.raw, fx.base, reply);
+	fx.have_raw = 1;
+	fx_client(&fx, "127.0.0.1", fx.raw.port, 0, NULL);
+	fx_get(&fx, &res, "/long");
+	run_until(&fx, &res.ndone, 1);
+	ck_assert_int_eq(res.error, HTTP_ERR_TOO_LARGE);
+	ck_assert_str_eq(res.detail, "line in the response too long");
+	fx_teardown(&fx);
+}
+END_TEST
+
 START_TEST(test_body_over_the_limit)
 {
 	struct fx			fx;
@@ -1519,6 +1638,8 @@ http_client_suite(void)
 	tcase_add_test(tc, test_cancel_inside_event_callback);
 	tcase_add_test(tc, test_free_client_inside_callbacks);
 	tcase_add_test(tc, test_raw_responses);
+	tcase_add_test(tc, test_response_read_in_pieces);
+	tcase_add_test(tc, test_long_body_and_too_long_line);
 	tcase_add_test(tc, test_body_over_the_limit);
 	tcase_add_test(tc, test_stale_kept_alive_connection_is_not_used);
 	tcase_add_test(tc, test_name_is_resolved_without_blocking);
