@@ -1327,10 +1327,8 @@ handler_request_timer_arm(struct handler *h, struct request *r,
 {
 	if (seconds <= 0)
 		return;
-	if (r->timer == NULL)
-		r->timer = evtimer_new(h->relay->base,
-		    handler_request_timer_cb, r);
-	handler_timer_arm(r->timer, seconds);
+	handler_timer_arm(request_timer(r, h->relay->base,
+	    handler_request_timer_cb), seconds);
 }
 
 /*
@@ -1963,10 +1961,8 @@ handler_rule_retry(struct handler *h, struct request *r,
 	    r->rule_retries, d->policy.max_retries);
 	r->where = REQUEST_DELAYED;
 	TAILQ_INSERT_TAIL(&h->delayed, r, entry);
-	if (r->timer == NULL)
-		r->timer = evtimer_new(h->relay->base,
-		    handler_request_timer_cb, r);
-	handler_timer_arm(r->timer, delay);
+	handler_timer_arm(request_timer(r, h->relay->base,
+	    handler_request_timer_cb), delay);
 	return 0;
 }
 

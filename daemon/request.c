@@ -155,9 +155,21 @@ void
 request_cancel_timer(struct request *r)
 {
 	if (r->timer != NULL) {
-		event_free(r->timer);
+		event_del(r->timer);
 		r->timer = NULL;
 	}
+}
+
+/* The request's timer, set to call cb unless it is set already. */
+struct event *
+request_timer(struct request *r, struct event_base *base,
+    event_callback_fn cb)
+{
+	if (r->timer == NULL) {
+		evtimer_assign(&r->timer_ev, base, cb, r);
+		r->timer = &r->timer_ev;
+	}
+	return r->timer;
 }
 
 /* A message for the client that belongs to this request. */
@@ -227,6 +239,8 @@ request_finish_text(struct request *r, const char *text, size_t len)
 static void
 request_free(struct request *r)
 {
+	/* Its event is part of it. */
+	request_cancel_timer(r);
 	free(r->scope);
 	json_object_put(r->msg);
 	free(r->text);

@@ -11,6 +11,7 @@
 #include "compat-queue.h"
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "access.h"
 
@@ -73,7 +74,10 @@ struct request {
 	char			*tool;		/* upstream tool name */
 	double			 started;	/* monotonic seconds */
 
-	struct event		*timer;		/* deadline or queue timeout */
+	/* Deadline or queue timeout: timer_ev once set (request_timer()),
+	 * part of the request as every call in flight has one. */
+	struct event		*timer;
+	struct event		 timer_ev;
 
 	/* Aggregate lists: how many servers still have to answer. */
 	int			 waiting_for;
@@ -118,6 +122,8 @@ void		 request_fail(struct request *, int code, const char *message,
 /* Send a message that belongs to the request but does not end it. */
 void		 request_notify(struct request *, struct json_object *msg);
 void		 request_detach_stream(struct request *);
+struct event	*request_timer(struct request *, struct event_base *,
+		    event_callback_fn);
 void		 request_cancel_timer(struct request *);
 
 #endif

@@ -579,8 +579,6 @@ uhttp_stream_new(struct upstream_http *u, enum uhttp_stream_kind kind)
 	s->u = u;
 	s->kind = kind;
 	s->retry = -1;
-	if ((s->ev_retry = evtimer_new(u->base, uhttp_retry_cb, s)) == NULL)
-		fatalx("%s: evtimer_new", __func__);
 	TAILQ_INSERT_TAIL(&u->streams, s, entry);
 	return s;
 }
@@ -609,7 +607,8 @@ uhttp_stream_free(struct uhttp_stream *s)
 	if (s->req != NULL)
 		http_request_cancel(s->req);
 	s->req = NULL;
-	event_free(s->ev_retry);
+	if (s->ev_retry != NULL)
+		event_free(s->ev_retry);
 	s->ev_retry = NULL;
 	if (u->get == s)
 		u->get = NULL;
@@ -726,6 +725,10 @@ uhttp_stream_schedule(struct uhttp_stream *s, double wait)
 		wait = UHTTP_MIN_RETRY;
 	tv.tv_sec = (time_t)wait;
 	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
+	/* Made when first needed: most streams never wait. */
+	if (s->ev_retry == NULL &&
+	    (s->ev_retry = evtimer_new(s->u->base, uhttp_retry_cb, s)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
 	evtimer_add(s->ev_retry, &tv);
 }
 
