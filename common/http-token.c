@@ -1,6 +1,7 @@
 /* Header bytes (see http-token.h). */
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http-token.h"
 
@@ -47,5 +48,21 @@ http_has_ctl(const char *p, size_t n)
 	for (; n > 0; s++, n--)
 		if ((*s < 0x20 && *s != '\t') || *s == 0x7f)
 			return 1;
+	return 0;
+}
+
+int
+http_has_token(const char *value, const char *token)
+{
+	size_t		 len = strlen(token), n;
+	const char	*p = value;
+
+	while (*p != '\0') {
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,;");
+		if (n == len && strncasecmp(p, token, len) == 0)
+			return 1;
+		p += strcspn(p, ",");
+	}
 	return 0;
 }

@@ -18,5 +18,10 @@ http_is_tchar(unsigned char ch)
 
 /* 1 if p[0..n) has a byte no header value may have: a control but tab. */
 int	http_has_ctl(const char *p, size_t n);
+/*
+ * 1 if a comma-separated header value (Connection, Transfer-Encoding) has
+ * token, in any case; a token's parameters (";q=1") are skipped.
+ */
+int	http_has_token(const char *value, const char *token);
 
 #endif

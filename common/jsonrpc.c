@@ -504,6 +504,24 @@ jsonrpc_id_text(struct json_object *id, char *buf, size_t *len)
 	    JSON_C_TO_STRING_NOSLASHESCAPE, len);
 }
 
+char *
+jsonrpc_splice(const char *text, size_t len, size_t at, size_t end,
+    const char *id, size_t idlen, char *buf, size_t size, size_t *outlen,
+    int *allocated)
+{
+	size_t	n = at + idlen + (len - end);
+
+	*allocated = n + 1 > size;
+	if (*allocated)
+		buf = xmalloc(n + 1);
+	memcpy(buf, text, at);
+	memcpy(buf + at, id, idlen);
+	memcpy(buf + at + idlen, text + end, len - end);
+	buf[n] = '\0';
+	*outlen = n;
+	return buf;
+}
+
 int
 jsonrpc_id_equal(struct json_object *a, struct json_object *b)
 {

@@ -126,5 +126,14 @@ size_t			 jsonrpc_int_text(int64_t v, char *buf);
  */
 const char		*jsonrpc_id_text(struct json_object *id, char *buf,
 			    size_t *len);
+/*
+ * A message kept as text with its id changed: text[0..len) with the bytes
+ * at..end replaced by id[0..idlen), NUL-terminated, *outlen its length; in
+ * buf when it fits in size, else in memory the caller frees (*allocated).
+ */
+char			*jsonrpc_splice(const char *text, size_t len,
+			    size_t at, size_t end, const char *id, size_t idlen,
+			    char *buf, size_t size, size_t *outlen,
+			    int *allocated);
 
 #endif

@@ -78,6 +78,16 @@ xstrndup(const char *s, size_t n)
 	return p;
 }
 
+char *
+xmemdup0(const void *p, size_t n)
+{
+	char	*s = xmalloc(n + 1);
+
+	memcpy(s, p, n);
+	s[n] = '\0';
+	return s;
+}
+
 int
 xasprintf(char **ret, const char *fmt, ...)
 {

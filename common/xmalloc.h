@@ -13,6 +13,8 @@ void	*xrealloc(void *ptr, size_t size);
 void	*xreallocarray(void *ptr, size_t nmemb, size_t size);
 char	*xstrdup(const char *s);
 char	*xstrndup(const char *s, size_t n);
+/* n bytes and a NUL after them: text that has a length, NULs or not. */
+char	*xmemdup0(const void *p, size_t n);
 int	 xasprintf(char **ret, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 

@@ -1407,12 +1407,13 @@ handler_refuse_tasks(struct handler *h, struct request *r)
 static int
 handler_send_text(struct handler *h, struct request *r)
 {
-	char	 buf[2048], *text;
-	size_t	 len;
+	char	 buf[2048], num[JSONRPC_INT_TEXT], *text;
+	size_t	 nlen, len;
 	int	 allocated, rc;
 
-	text = request_text_with_id(r, r->upstream_id, buf, sizeof buf, &len,
-	    &allocated);
+	nlen = jsonrpc_int_text(r->upstream_id, num);
+	text = jsonrpc_splice(r->text, r->text_len, r->id_start, r->id_end,
+	    num, nlen, buf, sizeof buf, &len, &allocated);
 	rc = upstream_send_request(h->up, text, len, r->method,
 	    r->upstream_id);
 	if (allocated)
@@ -2947,8 +2948,9 @@ handler_pass_through(struct handler *h, const char *json,
 	struct internal_call		*ic;
 	struct request			*r;
 	const char			*id;
-	char				 num[JSONRPC_INT_TEXT], *text;
+	char				 num[JSONRPC_INT_TEXT], buf[4096], *text;
 	size_t				 idlen, n;
+	int				 allocated;
 
 	if (sc->id == h->ping_id && sc->id != 0)
 		return 0;
@@ -2961,20 +2963,17 @@ handler_pass_through(struct handler *h, const char *json,
 		return 0;
 	id = jsonrpc_id_text(r->client_id, num, &idlen);
 
-	n = (sc->id_start - sc->start) + idlen + (sc->end - sc->id_end);
-	text = xmalloc(n + 1);
-	memcpy(text, json + sc->start, sc->id_start - sc->start);
-	memcpy(text + (sc->id_start - sc->start), id, idlen);
-	memcpy(text + (sc->id_start - sc->start) + idlen, json + sc->id_end,
-	    sc->end - sc->id_end);
-	text[n] = '\0';
+	text = jsonrpc_splice(json + sc->start, sc->end - sc->start,
+	    sc->id_start - sc->start, sc->id_end - sc->start, id, idlen, buf,
+	    sizeof buf, &n, &allocated);
 
 	handler_response_account(h, r, 0);
 	stats_latency_add(&h->latency, relay_now() - r->started);
 	r->handler = NULL;
 	r->where = REQUEST_NEW;
 	request_finish_text(r, text, n);
-	free(text);
+	if (allocated)
+		free(text);
 	handler_drain_check(h);
 	return 1;
 }

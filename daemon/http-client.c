@@ -646,9 +646,7 @@ http_request_set_body(struct http_request *req, const char *content_type,
     const char *body, size_t len)
 {
 	free(req->body);
-	req->body = xmalloc(len + 1);
-	memcpy(req->body, body, len);
-	req->body[len] = '\0';
+	req->body = xmemdup0(body, len);
 	req->body_len = len;
 	req->has_body = 1;
 	if (content_type != NULL)
@@ -680,7 +678,6 @@ http_request_start(struct http_request *req)
 	event_active(c->ev_dispatch, EV_TIMEOUT, 1);
 }
 
-/* The response's strings are kept in one buffer, kept for the next. */
 /* A string into the response's buffer, NUL-ended. */
 static void
 http_request_hbuf_put(struct http_request *req, const char *s, size_t n)
@@ -725,6 +722,7 @@ http_request_index_headers(struct http_request *req)
 	req->resp.nheaders = req->nheaders;
 }
 
+/* The buffers are kept, for the interim response's successor. */
 static void
 http_request_reset_response(struct http_request *req)
 {
@@ -1589,22 +1587,6 @@ http_conn_line(struct http_conn *conn, int *too_long)
 	return p;
 }
 
-static int
-http_header_has_token(const char *value, const char *token)
-{
-	size_t		 len = strlen(token), n;
-	const char	*p = value;
-
-	while (*p != '\0') {
-		p += strspn(p, " \t,");
-		n = strcspn(p, " \t,;");
-		if (n == len && strncasecmp(p, token, len) == 0)
-			return 1;
-		p += strcspn(p, ",");
-	}
-	return 0;
-}
-
 static void
 http_sse_event_cb(const struct sse_event *ev, void *arg)
 {
@@ -1631,14 +1613,14 @@ http_conn_headers_done(struct http_conn *conn)
 	http_request_index_headers(req);
 	connhdr = http_response_header(r, "Connection");
 	conn->keepalive = r->minor >= 1 ? !(connhdr != NULL &&
-	    http_header_has_token(connhdr, "close")) : (connhdr != NULL &&
-	    http_header_has_token(connhdr, "keep-alive"));
+	    http_has_token(connhdr, "close")) : (connhdr != NULL &&
+	    http_has_token(connhdr, "keep-alive"));
 	te = http_response_header(r, "Transfer-Encoding");
 	cl = http_response_header(r, "Content-Length");
 	if (conn->head_only || r->status == 204 || r->status == 304)
 		conn->rstate = READ_COMPLETE;
 	else if (te != NULL) {
-		if (http_header_has_token(te, "chunked"))
+		if (http_has_token(te, "chunked"))
 			conn->rstate = READ_CHUNK_SIZE;
 		else {
 			conn->rstate = READ_BODY_EOF;

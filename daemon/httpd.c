@@ -553,23 +553,6 @@ httpd_method_parse(const char *m, size_t n)
 	return HTTPD_OTHER;
 }
 
-/* The value has a token equal to word (comma-separated, any case). */
-static int
-httpd_has_token(const char *value, const char *word)
-{
-	size_t		 n = strlen(word), len;
-	const char	*p = value;
-
-	while (*p != '\0') {
-		p += strspn(p, " \t,");
-		len = strcspn(p, " \t,");
-		if (len == n && strncasecmp(p, word, n) == 0)
-			return 1;
-		p += len;
-	}
-	return 0;
-}
-
 /* The request line, in place; -1 after a refusal. */
 static int
 httpd_parse_request_line(struct httpd_conn *c, char *line, size_t len)
@@ -749,9 +732,9 @@ httpd_parse_framing(struct httpd_conn *c)
 		return -1;
 	}
 	if ((conn = httpd_header_at(c, base, "Connection")) != NULL) {
-		if (httpd_has_token(conn, "close"))
+		if (http_has_token(conn, "close"))
 			r->keepalive = 0;
-		else if (r->http10 && httpd_has_token(conn, "keep-alive"))
+		else if (r->http10 && http_has_token(conn, "keep-alive"))
 			r->keepalive = 1;
 	}
 	r->expect_continue = 0;

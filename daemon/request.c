@@ -120,28 +120,6 @@ request_msg(struct request *r)
 	return r->msg;
 }
 
-char *
-request_text_with_id(const struct request *r, int64_t id, char *buf,
-    size_t size, size_t *len, int *allocated)
-{
-	char	num[JSONRPC_INT_TEXT];
-	size_t	nlen, tail;
-
-	if (r->text == NULL)
-		return NULL;
-	nlen = jsonrpc_int_text(id, num);
-	tail = r->text_len - r->id_end;
-	*len = r->id_start + nlen + tail;
-	*allocated = *len + 1 > size;
-	if (*allocated)
-		buf = xmalloc(*len + 1);
-	memcpy(buf, r->text, r->id_start);
-	memcpy(buf + r->id_start, num, nlen);
-	memcpy(buf + r->id_start + nlen, r->text + r->id_end, tail);
-	buf[*len] = '\0';
-	return buf;
-}
-
 void
 request_detach_stream(struct request *r)
 {

@@ -101,14 +101,6 @@ struct json_object *request_call_id(const char *text,
 /* The client's request as objects, built from its text first if need be. */
 struct json_object *request_msg(struct request *);
 /*
- * A request still kept as text, for the upstream: the client's bytes with
- * id in place of the client's id, NUL-terminated, in buf if it fits in
- * size, else allocated (*allocated set; the caller frees).  NULL when the
- * request is held as objects.
- */
-char		*request_text_with_id(const struct request *, int64_t id,
-		    char *buf, size_t size, size_t *len, int *allocated);
-/*
  * Write the final reply (takes ownership of reply; NULL for none, as for a
  * cancelled request) and free the request.
  */

@@ -392,7 +392,6 @@ upstream_remote_send(struct upstream_remote *r, int open,
     upstream_remote_post_fn *post, void *arg)
 {
 	struct json_object	*parsed = NULL;
-	char			*body;
 
 	if (!open) {
 		errno = ENOTCONN;
@@ -406,10 +405,7 @@ upstream_remote_send(struct upstream_remote *r, int open,
 	}
 	if (json == NULL)
 		json = jsonrpc_to_string(msg, &len);
-	body = xmalloc(len + 1);
-	memcpy(body, json, len);
-	body[len] = '\0';
-	post(arg, msg, body, len);
+	post(arg, msg, xmemdup0(json, len), len);
 	json_object_put(parsed);
 	return 0;
 }
@@ -1392,6 +1388,27 @@ uhttp_stream_post(struct uhttp_stream *s, struct json_object *msg)
 	http_request_start(req);
 }
 
+/*
+ * A stream for one POST of body (taken over); a request's, awaiting its
+ * answer, when method is not NULL (id, taken over, its id).
+ */
+static struct uhttp_stream *
+uhttp_post_stream(struct upstream_http *u, const char *method,
+    struct json_object *id, char *body, size_t len)
+{
+	struct uhttp_stream	*s;
+
+	s = uhttp_stream_new(u, UHTTP_POST);
+	if (method != NULL) {
+		s->id = id;
+		s->awaiting = 1;
+		s->is_initialize = strcmp(method, "initialize") == 0;
+	}
+	s->body = body;
+	s->body_len = len;
+	return s;
+}
+
 /* One POST for msg, whose text is body (taken over). */
 static void
 uhttp_post_msg(void *arg, struct json_object *msg, char *body, size_t len)
@@ -1400,14 +1417,13 @@ uhttp_post_msg(void *arg, struct json_object *msg, char *body, size_t len)
 	struct uhttp_stream	*s;
 	struct json_object	*params, *rid;
 	const char		*method;
+	int			 request;
 
-	s = uhttp_stream_new(u, UHTTP_POST);
 	method = jsonrpc_method(msg);
-	if (method != NULL && jsonrpc_id(msg) != NULL) {
-		s->id = jsonrpc_id_copy(jsonrpc_id(msg));
-		s->awaiting = 1;
-		s->is_initialize = strcmp(method, "initialize") == 0;
-	} else if (method != NULL) {
+	request = method != NULL && jsonrpc_id(msg) != NULL;
+	s = uhttp_post_stream(u, request ? method : NULL, request ?
+	    jsonrpc_id_copy(jsonrpc_id(msg)) : NULL, body, len);
+	if (!request && method != NULL) {
 		s->is_initialized = strcmp(method,
 		    "notifications/initialized") == 0;
 		if (strcmp(method, "notifications/cancelled") == 0 &&
@@ -1415,8 +1431,6 @@ uhttp_post_msg(void *arg, struct json_object *msg, char *body, size_t len)
 		    json_object_object_get_ex(params, "requestId", &rid))
 			s->cancels = jsonrpc_id_copy(rid);
 	}
-	s->body = body;
-	s->body_len = len;
 	uhttp_stream_post(s, msg);
 }
 
@@ -1441,15 +1455,9 @@ uhttp_send_request(struct upstream *up, const char *json, size_t len,
 		errno = ENOTCONN;
 		return -1;
 	}
-	s = uhttp_stream_new(u, UHTTP_POST);
-	s->id = json_object_new_int64(id);
-	s->awaiting = 1;
-	s->is_initialize = strcmp(method, "initialize") == 0;
+	s = uhttp_post_stream(u, method, json_object_new_int64(id),
+	    xmemdup0(json, len), len);
 	s->legacy = 1;
-	s->body = xmalloc(len + 1);
-	memcpy(s->body, json, len);
-	s->body[len] = '\0';
-	s->body_len = len;
 	uhttp_stream_post(s, NULL);
 	return 0;
 }

@@ -688,6 +688,20 @@ START_TEST(test_has_ctl_agrees_with_a_byte_loop)
 }
 END_TEST
 
+START_TEST(test_has_token)
+{
+	ck_assert_int_eq(http_has_token("close", "close"), 1);
+	ck_assert_int_eq(http_has_token("Keep-Alive, Upgrade", "upgrade"), 1);
+	ck_assert_int_eq(http_has_token("keep-alive;x=1, CLOSE", "close"), 1);
+	ck_assert_int_eq(http_has_token(" , ,\tclose", "close"), 1);
+	ck_assert_int_eq(http_has_token("gzip, chunked;q=1", "chunked"), 1);
+	ck_assert_int_eq(http_has_token("closed", "close"), 0);
+	ck_assert_int_eq(http_has_token("xclose", "close"), 0);
+	ck_assert_int_eq(http_has_token("keep-alive;close", "close"), 0);
+	ck_assert_int_eq(http_has_token("", "close"), 0);
+}
+END_TEST
+
 static Suite *
 httpd_suite(void)
 {
@@ -715,6 +729,7 @@ httpd_suite(void)
 
 	tc = tcase_create("header bytes");
 	tcase_add_test(tc, test_has_ctl_agrees_with_a_byte_loop);
+	tcase_add_test(tc, test_has_token);
 	suite_add_tcase(s, tc);
 	return s;
 }

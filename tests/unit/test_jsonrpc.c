@@ -680,6 +680,44 @@ START_TEST(test_kept_parser_forgets_the_previous_message)
 }
 END_TEST
 
+/* The id's bytes replaced, in the caller's buffer or, too long, not. */
+START_TEST(test_splice_replaces_the_id)
+{
+	const char	*text = "{\"jsonrpc\":\"2.0\",\"id\":\"c1\",\"result\":{}}";
+	size_t		 at = strlen("{\"jsonrpc\":\"2.0\",\"id\":");
+	size_t		 end = at + strlen("\"c1\""), len;
+	char		 buf[64], small[16], *out;
+	int		 allocated;
+
+	out = jsonrpc_splice(text, strlen(text), at, end, "1234", 4, buf,
+	    sizeof buf, &len, &allocated);
+	ck_assert_ptr_eq(out, buf);
+	ck_assert_int_eq(allocated, 0);
+	ck_assert_str_eq(out, "{\"jsonrpc\":\"2.0\",\"id\":1234,\"result\":{}}");
+	ck_assert_uint_eq(len, strlen(out));
+
+	out = jsonrpc_splice(text, strlen(text), at, end, "\"a-longer-id\"",
+	    13, small, sizeof small, &len, &allocated);
+	ck_assert_ptr_ne(out, small);
+	ck_assert_int_eq(allocated, 1);
+	ck_assert_str_eq(out,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"a-longer-id\",\"result\":{}}");
+	ck_assert_uint_eq(len, strlen(out));
+	free(out);
+
+	/* At the very start and end, and exactly filling the buffer. */
+	out = jsonrpc_splice("abc", 3, 0, 1, "xy", 2, small, 5, &len,
+	    &allocated);
+	ck_assert_int_eq(allocated, 0);
+	ck_assert_str_eq(out, "xybc");
+	out = jsonrpc_splice("abc", 3, 2, 3, "xy", 2, small, 4, &len,
+	    &allocated);
+	ck_assert_int_eq(allocated, 1);
+	ck_assert_str_eq(out, "abxy");
+	free(out);
+}
+END_TEST
+
 static Suite *
 jsonrpc_suite(void)
 {
@@ -734,6 +772,7 @@ jsonrpc_suite(void)
 	tcase_add_test(tc, test_id_copy_is_deep_and_equal);
 	tcase_add_test(tc, test_unicode_string_ids);
 	tcase_add_test(tc, test_kept_parser_forgets_the_previous_message);
+	tcase_add_test(tc, test_splice_replaces_the_id);
 	suite_add_tcase(s, tc);
 	return s;
 }
