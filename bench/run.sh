@@ -13,10 +13,12 @@ RUNS=${BENCH_RUNS:-3}		# runs per target; medians are reported
 WARM=${BENCH_WARMUP:-1}		# seconds of wrk before the runs
 CONNS=${BENCH_CONNECTIONS:-16}
 THREADS=${BENCH_THREADS:-1}
-CALLS=${BENCH_CALLS:-2000}	# sequential calls per latency run
+CALLS=${BENCH_CALLS:-2000}	# sequential calls per target per run
+BLOCKS=${BENCH_BLOCKS:-4}	# ...in that many blocks, targets alternating
 SESSIONS=${BENCH_SESSIONS:-10000}
 TOOLS=${BENCH_TOOLS:-100 400}	# extra tools per server, routing probe
 SEQMAX=${BENCH_SEQ_SECONDS:-3}	# bound on one sequential latency run
+PIN=${BENCH_PIN:-1}		# sequential runs: client and target on own CPUs
 
 MCPRELAYD=${MCPRELAYD:-$build/mcprelayd}
 DEMO=${MCPRELAY_DEMO_SERVER:-$build/mcprelay-demo-server}
@@ -287,6 +289,73 @@ start_http_targets() {
 	fi
 }
 
+# ---- CPU placement ---------------------------------------------------------
+
+# On a machine with few cores the scheduler's placement of the client, the
+# proxy and its upstream moves a sequential call's latency by tens of
+# microseconds, differently for each process started (measured: 52-106 us
+# direct, and relay/nginx ratios of 0.86-2.19, over fresh pairs of processes
+# on 2 cores).  So a sequential run puts its client on CPU 0 and the
+# target's processes (proxy, upstream and their children) on CPU 1, the same
+# for every target, and gives them all CPUs back after.  BENCH_PIN=0: no.
+ALLCPUS=0-$(( $(nproc) - 1 ))
+PINNED=
+if [ "$PIN" != 0 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+	PINNED=1
+fi
+
+# tree PID...: those processes and all their descendants.
+tree() {
+	ps -e -o pid=,ppid= | awk -v roots="$*" '
+	    BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) in_[r[i]] = 1 }
+	    { parent[$1] = $2; pids[NR] = $1 }
+	    END { do { more = 0; for (i in pids) { p = pids[i]
+		if (!(p in in_) && (parent[p] in in_)) { in_[p] = 1; more = 1 } } }
+		while (more); for (p in in_) print p }'
+}
+
+# place TARGET CPUS: the target's processes, and the direct demo server
+# behind the HTTP targets, onto CPUS (every thread).
+place() {
+	local p roots
+	roots=$(eval echo "\${pid_$1:-}")
+	case $1 in direct|relayhttp|nginx) roots="$roots ${pid_direct:-}";; esac
+	for p in $(tree $roots); do
+		taskset -a -p -c "$2" "$p" >/dev/null 2>&1
+	done
+}
+
+# seq_run TARGET MCPBENCH-LATENCY-ARGS...: a sequential run, its client on
+# CPU 0 when pinning (the target is placed by the caller, see place()).
+seq_run() {
+	local t=$1
+	shift
+	if [ -n "$PINNED" ]; then
+		taskset -c 0 "$MCPBENCH" latency "$(url_of "$t")" "$@"
+	else
+		"$MCPBENCH" latency "$(url_of "$t")" "$@"
+	fi
+}
+
+# seq_blocks TARGET...: CALLS sequential calls for each target in BLOCKS
+# blocks, the targets taking turns block by block; a line per block in
+# $work/TARGET.lat.
+seq_blocks() {
+	local t b n=$(( (CALLS + BLOCKS - 1) / BLOCKS ))
+	if [ -n "$PINNED" ]; then
+		for t in "$@"; do place "$t" 1; done
+	fi
+	for b in $(seq "$BLOCKS"); do
+		for t in "$@"; do
+			seq_run "$t" -n "$n" -w 20 -d "$(calc "$SEQMAX / $BLOCKS" %.2f)" \
+			    >>"$work/$t.lat" 2>>"$work/$t.err"
+		done
+	done
+	if [ -n "$PINNED" ]; then
+		for t in "$@"; do place "$t" "$ALLCPUS"; done
+	fi
+}
+
 # ---- measurements ---------------------------------------------------------
 
 # wrk_run TARGET SECONDS [CONNECTIONS [TOOL]]: one line "WRK ..."
@@ -311,8 +380,12 @@ warm() {
 # where the scheduler places a process and its peers on this machine's
 # cores sticks to it for its life and moves a sequential call's latency by
 # tens of microseconds, so runs of one process would be one sample of it.
+# A round's sequential calls come before its wrk runs, in blocks with the
+# targets taking turns: this machine's latency drifts by tens of
+# microseconds over seconds, and the targets' figures are compared with
+# each other, block by block.
 measure() {
-	local t m run line live=()
+	local t m run line live=() ok
 	for t in "$@"; do
 		[ -n "${NA[$t]:-}" ] && continue
 		ready "$t" && live+=("$t")
@@ -321,6 +394,7 @@ measure() {
 		warm "$t"
 	done
 	for run in $(seq "$RUNS"); do
+		ok=()
 		for t in "${live[@]}"; do
 			if [ "$run" -gt 1 ] && declare -F "launch_$t" >/dev/null &&
 			    [ -z "${NA[$t]:-}" ]; then
@@ -329,15 +403,15 @@ measure() {
 				ready "$t" || continue
 				warm "$t"
 			fi
-			[ -n "${NA[$t]:-}" ] && continue
-			log "$t: run $run of $RUNS"
-			if [ $have_wrk -eq 1 ]; then
-				line=$(wrk_run "$t" "$DUR")
-				echo "$line" >>"$work/$t.wrk"
-				[ "$line" = "WRK failed" ] && log "$t: wrk failed"
-			fi
-			"$MCPBENCH" latency "$(url_of "$t")" -n "$CALLS" -w 100 \
-			    -d "$SEQMAX" >>"$work/$t.lat" 2>>"$work/$t.err"
+			[ -z "${NA[$t]:-}" ] && ok+=("$t")
+		done
+		log "${ok[*]}: run $run of $RUNS"
+		seq_blocks "${ok[@]}"
+		[ $have_wrk -eq 1 ] || continue
+		for t in "${ok[@]}"; do
+			line=$(wrk_run "$t" "$DUR")
+			echo "$line" >>"$work/$t.wrk"
+			[ "$line" = "WRK failed" ] && log "$t: wrk failed"
 		done
 	done
 	for t in "${live[@]}"; do
@@ -424,8 +498,10 @@ measure_routing() {
 		start_relay "$t" "$(stdio_server demo "$t" ${names:+--tools-extra "$names"}
 		    stdio_server demo2 "$t" ${names:+--tools-extra "$names"})"
 		if ready "$t" demo2__echo; then
-			R[$t.seq_p50_us]=$("$MCPBENCH" latency "$(url_of "$t")" \
-			    -n 300 -w 10 -d "$SEQMAX" -t demo2__echo | kv p50_us)
+			[ -n "$PINNED" ] && place "$t" 1
+			R[$t.seq_p50_us]=$(seq_run "$t" -n 300 -w 10 \
+			    -d "$SEQMAX" -t demo2__echo | kv p50_us)
+			[ -n "$PINNED" ] && place "$t" "$ALLCPUS"
 			[ $have_wrk -eq 1 ] && R[$t.rps]=$(wrk_run "$t" "$DUR" \
 			    "$CONNS" demo2__echo | kv rps)
 		fi
@@ -460,6 +536,36 @@ verdict() {
 	if [ "$(calc "($1) ? 1 : 0" %d)" = 1 ]; then echo met; else echo MISSED; fi
 }
 
+# added TARGET: its sequential p50 over the direct one, in µs: the median of
+# each block's difference (the two measured one right after the other),
+# or, when a block of either is missing, the difference of the medians.
+added() {
+	local t=$1
+	if [ -s "$work/$t.lat" ] && [ "$(grep -c '^latency' "$work/$t.lat")" = \
+	    "$(grep -c '^latency' "$work/direct.lat" 2>/dev/null)" ]; then
+		calc "$(paste -d' ' <(grep -h '^latency' "$work/$t.lat" |
+		    kv p50_us) <(grep -h '^latency' "$work/direct.lat" |
+		    kv p50_us) | awk '{ print $1 - $2 }' | median)" %.1f
+		return
+	fi
+	calc "${R[$t.seq_p50_us]:-n/a} - ${R[direct.seq_p50_us]:-n/a}" %.1f
+}
+
+# The blocks' own ratios of mcprelayd's added latency to nginx's: the
+# middle half of them, "; block by block Q1–Q3".
+added_blocks() {
+	local f
+	for f in relayhttp nginx direct; do
+		[ -s "$work/$f.lat" ] || return
+	done
+	paste -d' ' <(grep -h '^latency' "$work/relayhttp.lat" | kv p50_us) \
+	    <(grep -h '^latency' "$work/nginx.lat" | kv p50_us) \
+	    <(grep -h '^latency' "$work/direct.lat" | kv p50_us) |
+	    awk 'NF == 3 && $2 > $3 { print ($1 - $3) / ($2 - $3) }' | sort -g |
+	    awk '{ v[NR] = $1 } END { if (NR > 3) printf "; block by block, " \
+	    "middle half %.2f–%.2f", v[int((NR + 3) / 4)], v[int((3 * NR + 1) / 4)] }'
+}
+
 report() {
 	local h="| target | req/s | req/s min–max | p50 ms | p99 ms | seq p50 µs | seq p99 µs | peak RSS MiB | failed |"
 	local hs="|---|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -472,8 +578,8 @@ report() {
 		fi
 	done
 	rr=${R[relay.rps]:-n/a}
-	add_relay=$(calc "${R[relayhttp.seq_p50_us]:-n/a} - ${R[direct.seq_p50_us]:-n/a}" %.1f)
-	add_nginx=$(calc "${R[nginx.seq_p50_us]:-n/a} - ${R[direct.seq_p50_us]:-n/a}" %.1f)
+	add_relay=$(added relayhttp)
+	add_nginx=$(added nginx)
 	per1=$(calc "(${R[mem.rss_1000]:-n/a} - ${R[mem.idle_kib]:-n/a}) * 1024 / (${R[mem.n_1000]:-n/a})" %.0f)
 	perN=$(calc "(${R[mem.rss_$SESSIONS]:-n/a} - ${R[mem.idle_kib]:-n/a}) * 1024 / (${R[mem.n_$SESSIONS]:-n/a})" %.0f)
 
@@ -483,7 +589,10 @@ report() {
 	tools/call \`echo\` on loopback.  Load: wrk, $THREADS thread, $CONNS connections,
 	$RUNS runs of ${DUR} s, each proxy started afresh and warmed up (${WARM} s) for every
 	run (req/s, p50, p99: medians of the runs; peak RSS: the last run's process);
-	sequential: one client, one session, $CALLS calls in a row per run.
+	sequential: one client, one session per block, $CALLS calls per target per run in
+	$BLOCKS blocks, the targets taking turns block by block, $([ -n "$PINNED" ] &&
+	    echo "the client on CPU 0 and the target's processes on CPU 1" ||
+	    echo "not pinned to CPUs").
 
 	Run $(date -u '+%Y-%m-%d %H:%M UTC') with \`make bench\` on mcprelay $(git -C "$src" describe --always --dirty 2>/dev/null || echo "(no git)").
 	Machine: $(nproc) cores, $(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1),
@@ -515,8 +624,8 @@ report() {
 	$(row relayhttp "mcprelayd")
 	$(row nginx "nginx $($NGINX -v 2>&1 | sed -n 's|.*nginx/||p') (reverse proxy)")
 
-	Added sequential p50 over direct: mcprelayd $add_relay µs, nginx $add_nginx µs
-	(ratio $(calc "$add_relay / $add_nginx")); req/s mcprelayd / nginx: $(calc "${R[relayhttp.rps]:-n/a} / ${R[nginx.rps]:-n/a}").
+	Added sequential p50 over direct (median of the blocks' differences): mcprelayd
+	$add_relay µs, nginx $add_nginx µs (ratio $(calc "$add_relay / $add_nginx")$(added_blocks)); req/s mcprelayd / nginx: $(calc "${R[relayhttp.rps]:-n/a} / ${R[nginx.rps]:-n/a}").
 
 	### Memory (mcprelayd, stdio demo upstream, idle sessions)
 
