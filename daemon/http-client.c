@@ -1550,9 +1550,11 @@ http_conn_read_cb(struct bufferevent *bev, void *arg)
 	size_t			 n = evbuffer_get_length(in);
 
 	http_client_hold(c);
-	http_conn_in_room(conn, n);
-	evbuffer_remove(in, conn->in + conn->in_len, n);
-	conn->in_len += n;
+	if (n > 0) {
+		http_conn_in_room(conn, n);
+		evbuffer_remove(in, conn->in + conn->in_len, n);
+		conn->in_len += n;
+	}
 	http_conn_input(conn);
 	http_client_release(c);
 }
@@ -1566,10 +1568,14 @@ http_conn_read_cb(struct bufferevent *bev, void *arg)
 static char *
 http_conn_line(struct http_conn *conn, int *too_long)
 {
-	char	*p = conn->in + conn->in_off, *nl;
+	char	*p, *nl;
 	size_t	 avail = conn->in_len - conn->in_off, n;
 
 	*too_long = 0;
+	/* Not even memchr() on no bytes: the buffer may not exist yet. */
+	if (avail == 0)
+		return NULL;
+	p = conn->in + conn->in_off;
 	if ((nl = memchr(p, '\n', avail)) == NULL) {
 		if (avail > HTTP_LINE_MAX)
 			*too_long = 1;
@@ -1792,7 +1798,7 @@ http_conn_body(struct http_conn *conn, const char *data, size_t len)
 static int
 http_conn_take_body(struct http_conn *conn, uint64_t max, size_t *took)
 {
-	const char	*data = conn->in + conn->in_off;
+	const char	*data;
 	size_t		 n = conn->in_len - conn->in_off;
 
 	if (n > max)
@@ -1800,6 +1806,7 @@ http_conn_take_body(struct http_conn *conn, uint64_t max, size_t *took)
 	*took = n;
 	if (n == 0)
 		return 0;
+	data = conn->in + conn->in_off;
 	conn->in_off += n;
 	return http_conn_body(conn, data, n);
 }

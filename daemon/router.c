@@ -802,12 +802,10 @@ router_wait(struct router *rt, struct request *r)
 	r->where = REQUEST_WAITING;
 	r->waiting_for = 1;
 	TAILQ_INSERT_TAIL(&rt->waiting, r, wait_entry);
-	if (r->timer == NULL)
-		r->timer = evtimer_new(rt->relay->base, router_wait_timer_cb,
-		    r);
 	tv.tv_sec = (time_t)t;
 	tv.tv_usec = (suseconds_t)((t - (double)tv.tv_sec) * 1e6);
-	evtimer_add(r->timer, &tv);
+	evtimer_add(request_timer(r, rt->relay->base, router_wait_timer_cb),
+	    &tv);
 }
 
 static void
