@@ -180,6 +180,33 @@ upstream_remote_request(struct upstream_remote *r, const char *method,
 	return req;
 }
 
+void
+upstream_remote_fail_note(struct upstream_remote *r,
+    enum upstream_close_reason reason, int err, const char *fmt, va_list ap)
+{
+	r->reason = reason;
+	r->err = err;
+	vsnprintf(r->detail, sizeof r->detail, fmt, ap);
+	log_debug("server %s: %s: %s", r->up->name,
+	    upstream_close_reason_name(reason), r->detail);
+}
+
+void
+upstream_remote_fail_report(struct upstream_remote *r, double wait)
+{
+	struct timeval	tv;
+
+	if (wait <= 0) {
+		event_active(r->ev_report, EV_TIMEOUT, 1);
+		return;
+	}
+	log_info("server %s: waiting %.1fs (Retry-After) before reporting: "
+	    "%s", r->up->name, wait, r->detail);
+	tv.tv_sec = (time_t)wait;
+	tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
+	evtimer_add(r->ev_report, &tv);
+}
+
 enum upstream_close_reason
 upstream_remote_failure_reason(enum http_error e)
 {
@@ -492,11 +519,6 @@ struct upstream_http {
 	int			 get_refused;	/* 405: none offered */
 	int			 get_ok;	/* a GET stream worked once */
 	struct http_request	*del;
-	struct event		*ev_report;
-
-	enum upstream_close_reason reason;
-	int			 err;
-	char			 detail[512];
 
 	int			 depth;
 	int			 dead;
@@ -636,30 +658,18 @@ static void
 uhttp_fail(struct upstream_http *u, enum upstream_close_reason reason,
     int err, double wait, const char *fmt, ...)
 {
-	struct timeval	tv;
 	va_list		ap;
 
 	if (u->state == UHTTP_FAILING || u->state == UHTTP_CLOSED ||
 	    u->state == UHTTP_CLOSING || u->dead)
 		return;
-	u->reason = reason;
-	u->err = err;
 	va_start(ap, fmt);
-	vsnprintf(u->detail, sizeof u->detail, fmt, ap);
+	upstream_remote_fail_note(&u->r, reason, err, fmt, ap);
 	va_end(ap);
-	log_debug("server %s: %s: %s", u->up.name,
-	    upstream_close_reason_name(reason), u->detail);
 	uhttp_set_state(u, UHTTP_FAILING);
 	uhttp_report_unsent(u);
 	uhttp_free_streams(u);
-	if (wait > 0) {
-		log_info("server %s: waiting %.1fs (Retry-After) before "
-		    "reporting: %s", u->up.name, wait, u->detail);
-		tv.tv_sec = (time_t)wait;
-		tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
-		evtimer_add(u->ev_report, &tv);
-	} else
-		event_active(u->ev_report, EV_TIMEOUT, 1);
+	upstream_remote_fail_report(&u->r, wait);
 }
 
 /* POSTs that never got onto a connection: the server never saw them. */
@@ -678,7 +688,7 @@ static void
 uhttp_finish(struct upstream_http *u)
 {
 	uhttp_set_state(u, UHTTP_CLOSED);
-	upstream_emit_closed(&u->up, u->reason, u->err, u->detail);
+	upstream_emit_closed(&u->up, u->r.reason, u->r.err, u->r.detail);
 }
 
 static void
@@ -1342,7 +1352,7 @@ uhttp_start(struct upstream *up)
 	}
 	log_debug("server %s: Streamable HTTP at %s", up->name, u->r.where);
 	uhttp_set_state(u, UHTTP_STARTING);
-	event_active(u->ev_report, EV_TIMEOUT, 1);
+	event_active(u->r.ev_report, EV_TIMEOUT, 1);
 	return 0;
 }
 
@@ -1484,20 +1494,20 @@ uhttp_close(struct upstream *up)
 		return;
 	case UHTTP_FAILING:
 		/* Waiting out Retry-After helps nobody now. */
-		evtimer_del(u->ev_report);
-		event_active(u->ev_report, EV_TIMEOUT, 1);
+		evtimer_del(u->r.ev_report);
+		event_active(u->r.ev_report, EV_TIMEOUT, 1);
 		return;
 	case UHTTP_STARTING:
 	case UHTTP_OPEN:
 		break;
 	}
 	uhttp_free_streams(u);
-	u->reason = UPSTREAM_CLOSE_REQUESTED;
-	u->err = 0;
-	snprintf(u->detail, sizeof u->detail, "closed on request");
+	u->r.reason = UPSTREAM_CLOSE_REQUESTED;
+	u->r.err = 0;
+	snprintf(u->r.detail, sizeof u->r.detail, "closed on request");
 	uhttp_set_state(u, UHTTP_CLOSING);
 	if (u->session_id == NULL) {
-		event_active(u->ev_report, EV_TIMEOUT, 1);
+		event_active(u->r.ev_report, EV_TIMEOUT, 1);
 		return;
 	}
 	/* The server may free the session at once (spec: SHOULD). */
@@ -1533,9 +1543,9 @@ uhttp_free(struct upstream *up)
 		return;
 	uhttp_free_streams(u);
 	upstream_remote_fini(&u->r);
-	if (u->ev_report != NULL)
-		event_free(u->ev_report);
-	u->ev_report = NULL;
+	if (u->r.ev_report != NULL)
+		event_free(u->r.ev_report);
+	u->r.ev_report = NULL;
 	u->dead = 1;
 	if (u->depth == 0)
 		uhttp_destroy(u);
@@ -1569,7 +1579,7 @@ upstream_http_new(struct event_base *base,
 	    sizeof u->setup_err) == -1)
 		u->setup_failed = 1;
 	u->r.dead = &u->dead;
-	if ((u->ev_report = event_new(base, -1, 0, uhttp_report_cb, u)) ==
+	if ((u->r.ev_report = event_new(base, -1, 0, uhttp_report_cb, u)) ==
 	    NULL)
 		fatalx("%s: event_new", __func__);
 	return &u->up;

@@ -8,6 +8,7 @@
 #ifndef MCPRELAY_UPSTREAM_HTTP_H
 #define MCPRELAY_UPSTREAM_HTTP_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "http-client.h"
@@ -102,6 +103,13 @@ struct upstream_remote {
 	char			*seen[UPSTREAM_HTTP_SEEN_IDS];
 	unsigned		 nseen;
 	struct jsonrpc_parser	*parser;	/* for every message */
+
+	/* Why the transport failed or closed, reported from ev_report (the
+	 * transport's own event). */
+	struct event		*ev_report;
+	enum upstream_close_reason reason;
+	int			 err;
+	char			 detail[512];
 };
 
 /* 0, or -1 with err set (bad URL, header or TLS files: CONFIG). */
@@ -115,6 +123,17 @@ void		 upstream_remote_fini(struct upstream_remote *);
 struct http_request *upstream_remote_request(struct upstream_remote *,
 		    const char *method, const char *target,
 		    const struct http_request_cbs *, void *arg, unsigned *gen);
+/*
+ * A transport's failure: upstream_remote_fail_note() keeps and logs why,
+ * upstream_remote_fail_report() reports it from ev_report at once or, after
+ * a Retry-After, in wait seconds.  The transport stops its requests between
+ * the two.
+ */
+void		 upstream_remote_fail_note(struct upstream_remote *,
+		    enum upstream_close_reason, int err, const char *fmt,
+		    va_list);
+void		 upstream_remote_fail_report(struct upstream_remote *,
+		    double wait);
 /* The close reason for an exchange that failed below HTTP. */
 enum upstream_close_reason upstream_remote_failure_reason(enum http_error);
 /* The close reason and wait for a status that ends the connection. */

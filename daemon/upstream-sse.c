@@ -65,11 +65,6 @@ struct upstream_sse {
 	struct usse_post_list	 queue;
 	struct usse_post	*inflight;
 	struct http_request	*post;
-	struct event		*ev_report;
-
-	enum upstream_close_reason reason;
-	int			 err;
-	char			 detail[512];
 
 	int			 depth;
 	int			 dead;
@@ -174,30 +169,18 @@ static void
 usse_fail(struct upstream_sse *u, enum upstream_close_reason reason, int err,
     double wait, const char *fmt, ...)
 {
-	struct timeval	tv;
 	va_list		ap;
 
 	if (u->state == USSE_FAILING || u->state == USSE_CLOSING ||
 	    u->state == USSE_CLOSED || u->dead)
 		return;
-	u->reason = reason;
-	u->err = err;
 	va_start(ap, fmt);
-	vsnprintf(u->detail, sizeof u->detail, fmt, ap);
+	upstream_remote_fail_note(&u->r, reason, err, fmt, ap);
 	va_end(ap);
-	log_debug("server %s: %s: %s", u->up.name,
-	    upstream_close_reason_name(reason), u->detail);
 	usse_set_state(u, USSE_FAILING);
 	usse_report_unsent(u);
 	usse_stop(u);
-	if (wait > 0) {
-		log_info("server %s: waiting %.1fs (Retry-After) before "
-		    "reporting: %s", u->up.name, wait, u->detail);
-		tv.tv_sec = (time_t)wait;
-		tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
-		evtimer_add(u->ev_report, &tv);
-	} else
-		event_active(u->ev_report, EV_TIMEOUT, 1);
+	upstream_remote_fail_report(&u->r, wait);
 }
 
 static void
@@ -208,7 +191,7 @@ usse_report_cb(evutil_socket_t fd, short what, void *arg)
 	usse_hold(u);
 	if (u->state == USSE_FAILING || u->state == USSE_CLOSING) {
 		usse_set_state(u, USSE_CLOSED);
-		upstream_emit_closed(&u->up, u->reason, u->err, u->detail);
+		upstream_emit_closed(&u->up, u->r.reason, u->r.err, u->r.detail);
 	}
 	usse_release(u);
 }
@@ -532,19 +515,19 @@ usse_close(struct upstream *up)
 	case USSE_CLOSED:
 		return;
 	case USSE_FAILING:
-		evtimer_del(u->ev_report);
-		event_active(u->ev_report, EV_TIMEOUT, 1);
+		evtimer_del(u->r.ev_report);
+		event_active(u->r.ev_report, EV_TIMEOUT, 1);
 		return;
 	case USSE_CONNECTING:
 	case USSE_OPEN:
 		break;
 	}
 	usse_stop(u);
-	u->reason = UPSTREAM_CLOSE_REQUESTED;
-	u->err = 0;
-	snprintf(u->detail, sizeof u->detail, "closed on request");
+	u->r.reason = UPSTREAM_CLOSE_REQUESTED;
+	u->r.err = 0;
+	snprintf(u->r.detail, sizeof u->r.detail, "closed on request");
 	usse_set_state(u, USSE_CLOSING);
-	event_active(u->ev_report, EV_TIMEOUT, 1);
+	event_active(u->r.ev_report, EV_TIMEOUT, 1);
 }
 
 static void
@@ -564,9 +547,9 @@ usse_free(struct upstream *up)
 	usse_stop(u);
 	upstream_remote_fini(&u->r);
 	http_url_clear(&u->endpoint);
-	if (u->ev_report != NULL)
-		event_free(u->ev_report);
-	u->ev_report = NULL;
+	if (u->r.ev_report != NULL)
+		event_free(u->r.ev_report);
+	u->r.ev_report = NULL;
 	u->dead = 1;
 	if (u->depth == 0)
 		usse_destroy(u);
@@ -598,7 +581,7 @@ upstream_sse_new(struct event_base *base,
 	    sizeof u->setup_err) == -1)
 		u->setup_failed = 1;
 	u->r.dead = &u->dead;
-	if ((u->ev_report = event_new(base, -1, 0, usse_report_cb, u)) ==
+	if ((u->r.ev_report = event_new(base, -1, 0, usse_report_cb, u)) ==
 	    NULL)
 		fatalx("%s: event_new", __func__);
 	return &u->up;
