@@ -12,8 +12,8 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import {
-	baseConfig, bin, demoServer, freePort, itest, startDaemon, tmpdir,
-	toYaml, waitFor,
+	baseConfig, bin, closedPort, demoServer, freePort, itest, startDaemon,
+	tmpdir, toYaml, waitFor,
 } from './lib/harness.mjs';
 import { makeCert } from './lib/fault-proxy.mjs';
 
@@ -157,7 +157,7 @@ itest('doctor: no daemon, missing and unexecutable commands, DNS, refused ' +
 	// port that speaks plain TCP (an HTTP error) where TLS is expected.
 	const squatter = await listenTcp();
 	t.after(() => squatter.close());
-	const closed = await freePort();
+	const closed = await closedPort();
 	const notTls = await listenTcp((s) => {
 		s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\n' +
 		    'Content-Length: 0\r\n\r\n'));

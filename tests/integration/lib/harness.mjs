@@ -267,6 +267,24 @@ export function freePort() {
 	});
 }
 
+/*
+ * A TCP port nothing listens on, for a "connection refused".  Not a
+ * freePort(): a port the kernel handed out can be handed out again, to a
+ * server another test starts meanwhile.  So one below the ephemeral range,
+ * which no listen(0) gets, that refuses a connection now.
+ */
+export async function closedPort() {
+	const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range',
+	    'utf8').trim().split(/\s+/)[0]);
+	const base = low > 11024 ? 10000 : 1024;
+	for (let i = 0; i < 50; i++) {
+		const port = base + Math.floor(Math.random() * (low - base));
+		if (!(await canConnect({ host: '127.0.0.1', port })))
+			return port;
+	}
+	throw new Error('no closed port below the ephemeral range');
+}
+
 async function canConnect(opts, timeout = 200) {
 	return new Promise((resolve) => {
 		const sock = net.connect(opts);

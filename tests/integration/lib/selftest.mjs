@@ -488,6 +488,20 @@ test('startDaemon: a daemon that dies at start-up is reported with its log',
 	});
 });
 
+test('closedPort refuses, below the ephemeral range', async () => {
+	const port = await h.closedPort();
+	const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range',
+	    'utf8').trim().split(/\s+/)[0]);
+	assert.ok(port >= 1024 && port < low, `${port}`);
+	await assert.rejects(new Promise((resolve, reject) => {
+		const s = net.connect({ host: '127.0.0.1', port }, () => {
+			s.destroy();
+			resolve();
+		});
+		s.on('error', reject);
+	}), { code: 'ECONNREFUSED' });
+});
+
 test('freePort gives a bindable port', async () => {
 	const port = await h.freePort();
 	assert.ok(port > 1024);
